@@ -1,0 +1,1 @@
+"""The event-sourcing core: schema, hashing, stores, projections."""

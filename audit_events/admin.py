@@ -1,0 +1,95 @@
+"""Admin for publisher keys and a read-only view of stored events."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from .models import AggregateState, ProjectionCheckpoint, PublisherKey, StoredEvent
+from .services import check_tenant_names
+
+
+class PublisherKeyForm(forms.ModelForm):
+    tenants = forms.CharField(
+        help_text="Tenants this key may write, separated by commas.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+    class Meta:
+        model = PublisherKey
+        fields = ["name", "tenants", "revoked_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["tenants"] = ", ".join(self.instance.tenants)
+
+    def clean_tenants(self):
+        tenants = [t.strip() for t in self.cleaned_data["tenants"].split(",") if t.strip()]
+        try:
+            check_tenant_names(tenants)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc))
+        return list(dict.fromkeys(tenants))
+
+
+@admin.register(PublisherKey)
+class PublisherKeyAdmin(admin.ModelAdmin):
+    form = PublisherKeyForm
+    list_display = ["name", "key_id", "tenant_list", "created_at", "last_used_at", "revoked_at"]
+    search_fields = ["name", "key_id"]
+    readonly_fields = ["key_id", "created_at", "last_used_at"]
+    actions = ["revoke"]
+
+    @admin.display(description="tenants")
+    def tenant_list(self, obj):
+        return ", ".join(obj.tenants)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            secret = obj.issue_secret()
+            # The only time the secret exists outside the publisher: say so.
+            messages.warning(
+                request,
+                f"Secret for {obj.name!r} (copy it now, it is not shown again): {secret}",
+            )
+        super().save_model(request, obj, form, change)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke instead: the key's name stays in the audit trail
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        self.message_user(request, f"Revoked {count} key(s).")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(StoredEvent)
+class StoredEventAdmin(ReadOnlyAdmin):
+    list_display = ["recorded_at", "tenant", "aggregate_type", "aggregate_id", "sequence", "event_type", "actor_id", "classification"]
+    list_filter = ["tenant", "classification", "aggregate_type"]
+    search_fields = ["=event_id", "=aggregate_id", "=actor_id", "event_type"]
+    ordering = ["-position"]
+    show_full_result_count = False
+
+
+@admin.register(AggregateState)
+class AggregateStateAdmin(ReadOnlyAdmin):
+    list_display = ["tenant", "aggregate_type", "aggregate_id", "sequence", "last_occurred_at"]
+    list_filter = ["tenant", "aggregate_type"]
+    search_fields = ["=aggregate_id"]
+
+
+@admin.register(ProjectionCheckpoint)
+class ProjectionCheckpointAdmin(ReadOnlyAdmin):
+    list_display = ["name", "position", "updated_at"]

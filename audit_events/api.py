@@ -1,0 +1,179 @@
+"""The ingest and read API for publishers (``/api/v1``).
+
+Each endpoint parses, calls a service or selector, and renders. Stored
+records are written out as the exact text that was hashed, so a client can
+recompute every hash from the response alone.
+"""
+
+import json
+from typing import Literal
+
+from django.http import HttpResponse
+from ninja import Query, Router, Schema
+from pydantic import Field
+
+from . import selectors, services
+from .auth import PublisherKeyAuth
+from .ingest import IngestError, parse_events
+from .schema import MAX_BATCH_EVENTS
+from .store import AppendConflictError
+
+router = Router(tags=["events"])
+
+
+class AppendResultOut(Schema):
+    event_id: str
+    tenant: str
+    aggregate_type: str
+    aggregate_id: str
+    sequence: int
+    hash: str
+    prev_hash: str
+    recorded_at: str
+    status: Literal["created", "duplicate"]
+
+
+class AppendOut(Schema):
+    results: list[AppendResultOut]
+
+
+class FieldErrorOut(Schema):
+    field: str
+    message: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: list[FieldErrorOut] | None = None
+
+
+class AggregateEventsOut(Schema):
+    events: list[dict] = Field(description="Stored records, each with its hash.")
+    next_after: int | None = Field(description="Pass as `after` for the next page.")
+
+
+class PageQuery(Schema):
+    after: int = Field(0, ge=0, description="Return events with a greater sequence.")
+    limit: int = Field(100, ge=1, le=1000)
+
+
+def json_response(body: dict | str, status: int = 200, **headers) -> HttpResponse:
+    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
+    response = HttpResponse(text, status=status, content_type="application/json")
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+_BODY = {
+    "description": f"One event, or a batch of at most {MAX_BATCH_EVENTS} stored atomically.",
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "oneOf": [
+                    {"$ref": "#/components/schemas/EventIn"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "events": {
+                                "type": "array",
+                                "items": {"$ref": "#/components/schemas/EventIn"},
+                                "minItems": 1,
+                                "maxItems": MAX_BATCH_EVENTS,
+                            }
+                        },
+                        "required": ["events"],
+                        "additionalProperties": False,
+                    },
+                ]
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/events",
+    auth=PublisherKeyAuth(),
+    response={
+        200: AppendOut,
+        201: AppendOut,
+        400: ErrorOut,
+        401: ErrorOut,
+        403: ErrorOut,
+        409: ErrorOut,
+        413: ErrorOut,
+        422: ErrorOut,
+    },
+    openapi_extra={"requestBody": _BODY},
+    summary="Append events",
+    description=(
+        "201 when at least one event was created, 200 when every event was a "
+        "duplicate of a stored one. On any error nothing is written."
+    ),
+)
+def append_events(request):
+    key = request.auth
+    content_length = int(request.META.get("CONTENT_LENGTH") or 0)
+    try:
+        if content_length > services.max_request_bytes():
+            raise IngestError(
+                413,
+                f"request body is {content_length} bytes; the limit is "
+                f"{services.max_request_bytes()}",
+            )
+        events, is_batch = parse_events(request.body)
+        services.check_tenants_allowed(key=key, events=events, single=not is_batch)
+        results = services.append_events(events=events)
+    except IngestError as exc:
+        return json_response(exc.as_dict(), exc.status)
+    except services.TenantNotAllowedError as exc:
+        return json_response({"detail": str(exc)}, 403)
+    except AppendConflictError as exc:
+        return json_response({"detail": str(exc), "event_id": exc.event_id}, 409)
+    status = 201 if any(r.status == "created" for r in results) else 200
+    return json_response({"results": [r.as_dict() for r in results]}, status)
+
+
+@router.get(
+    "/events/{event_id}",
+    auth=PublisherKeyAuth(),
+    response={200: dict, 401: ErrorOut, 404: ErrorOut},
+    summary="Read one event",
+)
+def read_event(request, event_id: str):
+    event = selectors.event_for_publisher(key=request.auth, event_id=event_id)
+    if event is None:
+        return json_response({"detail": f"event {event_id} not found"}, 404)
+    return json_response(event.to_json())
+
+
+@router.get(
+    "/aggregates/{tenant}/{aggregate_type}/{aggregate_id}/events",
+    auth=PublisherKeyAuth(),
+    response={200: AggregateEventsOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    summary="Read an aggregate's events in order",
+)
+def read_aggregate_events(
+    request, tenant: str, aggregate_type: str, aggregate_id: str, page: Query[PageQuery]
+):
+    events = selectors.aggregate_events_for_publisher(
+        key=request.auth,
+        tenant=tenant,
+        aggregate_type=aggregate_type,
+        aggregate_id=aggregate_id,
+        after=page.after,
+        limit=page.limit,
+    )
+    if events is None:
+        return json_response({"detail": "aggregate not found"}, 404)
+    next_after = events[-1].sequence if len(events) == page.limit else None
+    body = (
+        '{"events":['
+        + ",".join(e.to_json() for e in events)
+        + '],"next_after":'
+        + json.dumps(next_after)
+        + "}"
+    )
+    return json_response(body)

@@ -1,0 +1,33 @@
+"""Follow the change feed and keep every projection up to date."""
+
+import signal
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from audit_events.projector import catch_up, run_forever
+
+
+class Command(BaseCommand):
+    help = "Run the projections over the change feed (until stopped, or --once)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--once", action="store_true", help="catch up, then exit")
+        parser.add_argument(
+            "--interval", type=float, default=None,
+            help="seconds to sleep when idle (default: AUDIT_PROJECTOR_INTERVAL)",
+        )
+
+    def handle(self, *args, once=False, interval=None, **options):
+        if once:
+            handled = catch_up()
+            for name, count in handled.items():
+                self.stdout.write(f"{name}: {count} events")
+            return
+        stopping = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.append(True))
+        interval = settings.AUDIT_PROJECTOR_INTERVAL if interval is None else interval
+        self.stderr.write(f"projector running (idle interval {interval}s); Ctrl-C stops it")
+        run_forever(interval=interval, should_stop=lambda: bool(stopping))
+        self.stderr.write("projector stopped")

@@ -1,0 +1,152 @@
+"""Tables of the embedded event store, publisher keys and projections."""
+
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils import timezone
+
+__all__ = [
+    "AggregateHead",
+    "AggregateState",
+    "ProjectionCheckpoint",
+    "PublisherKey",
+    "StoredEvent",
+]
+
+
+class StoredEvent(models.Model):
+    """One audit event. Append-only: database triggers refuse UPDATE and DELETE.
+
+    ``record`` is the canonical JSON (RFC 8785) of the event without its hash,
+    exactly the bytes that were hashed; the other columns are copies of its
+    fields for indexing.
+    """
+
+    position = models.BigAutoField(primary_key=True)
+    event_id = models.UUIDField(unique=True)
+    tenant = models.CharField(max_length=64)
+    aggregate_type = models.CharField(max_length=64)
+    aggregate_id = models.CharField(max_length=200)
+    sequence = models.PositiveBigIntegerField()
+    event_type = models.CharField(max_length=100)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField()
+    actor_id = models.CharField(max_length=200)
+    classification = models.CharField(max_length=16)
+    trace_id = models.CharField(max_length=128, null=True, blank=True)
+    record = models.TextField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "audit_event"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "aggregate_type", "aggregate_id", "sequence"],
+                name="audit_event_stream_sequence",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "occurred_at"], name="audit_event_tenant_occ"),
+            models.Index(fields=["tenant", "actor_id", "occurred_at"], name="audit_event_actor"),
+        ]
+        verbose_name = "audit event"
+
+    def __str__(self):
+        return f"{self.tenant}/{self.aggregate_type}/{self.aggregate_id}#{self.sequence}"
+
+
+class AggregateHead(models.Model):
+    """The last sequence and hash of each aggregate, kept in the append's transaction.
+
+    It makes appends fast (one lookup per batch) and lets verification notice
+    events deleted from the end of a chain.
+    """
+
+    stream_key = models.CharField(max_length=330, unique=True)
+    tenant = models.CharField(max_length=64)
+    aggregate_type = models.CharField(max_length=64)
+    aggregate_id = models.CharField(max_length=200)
+    last_sequence = models.PositiveBigIntegerField()
+    last_hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "audit_aggregate_head"
+        indexes = [models.Index(fields=["tenant"], name="audit_head_tenant")]
+
+
+class PublisherKey(models.Model):
+    """A bearer key with which an application publishes events for its tenants.
+
+    Only a SHA-256 of the secret is kept: the secret has 256 random bits, so a
+    slow password hash would add latency to every request and no safety.
+    """
+
+    PREFIX = "ak"
+
+    name = models.CharField(max_length=100, unique=True)
+    key_id = models.CharField(max_length=16, unique=True, editable=False)
+    secret_hash = models.CharField(max_length=64, editable=False)
+    tenants = models.JSONField(default=list, help_text="Tenants this key may write and read.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "audit_publisher_key"
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def issue_secret(self) -> str:
+        """Give the key a new secret and return it; only its hash is stored."""
+        self.key_id = secrets.token_hex(6)
+        secret = f"{self.PREFIX}_{self.key_id}_{secrets.token_urlsafe(32)}"
+        self.secret_hash = hashlib.sha256(secret.encode()).hexdigest()
+        return secret
+
+    def matches(self, secret: str) -> bool:
+        digest = hashlib.sha256(secret.encode()).hexdigest()
+        return secrets.compare_digest(digest, self.secret_hash)
+
+
+class ProjectionCheckpoint(models.Model):
+    """How far along the change feed a projection has got."""
+
+    name = models.CharField(max_length=100, unique=True)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "audit_projection_checkpoint"
+
+    def __str__(self):
+        return f"{self.name} @ {self.position}"
+
+
+class AggregateState(models.Model):
+    """Latest state of each aggregate: the merge of its payloads (a projection)."""
+
+    tenant = models.CharField(max_length=64)
+    aggregate_type = models.CharField(max_length=64)
+    aggregate_id = models.CharField(max_length=200)
+    state = models.JSONField(default=dict)
+    sequence = models.PositiveBigIntegerField()
+    last_event_id = models.UUIDField()
+    last_occurred_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "audit_aggregate_state"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "aggregate_type", "aggregate_id"],
+                name="audit_state_aggregate",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.tenant}/{self.aggregate_type}/{self.aggregate_id}"

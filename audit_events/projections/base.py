@@ -1,0 +1,24 @@
+"""The projection interface."""
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+from ..store import StoredEvent
+
+__all__ = ["Projection"]
+
+
+class Projection(ABC):
+    """Derives data from events. ``handle`` must be idempotent: the same event
+    handled twice (a retry, a redelivered stream record) changes nothing twice.
+    """
+
+    #: unique, stable: checkpoints are stored under it
+    name: str
+
+    @abstractmethod
+    def handle(self, events: Sequence[StoredEvent]) -> None:
+        """Apply a batch of events, in change-feed order."""
+
+    def reset(self) -> None:
+        """Drop everything derived, so that a replay from position 0 rebuilds it."""

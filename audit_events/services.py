@@ -1,0 +1,64 @@
+"""Writes: appending events and issuing publisher keys."""
+
+import re
+from typing import Sequence
+
+from django.conf import settings
+
+from .models import PublisherKey
+from .schema import TENANT_PATTERN, EventIn
+from .store import AppendResult, get_event_store
+
+__all__ = ["TenantNotAllowedError", "append_events", "check_tenants_allowed", "max_request_bytes", "publisher_key_create"]
+
+RESERVED_TENANT_PREFIX = "_"  # system tenants such as _portal
+
+
+class TenantNotAllowedError(Exception):
+    """An event for a tenant that the publisher key may not write."""
+
+
+def check_tenants_allowed(*, key: PublisherKey, events: Sequence[EventIn], single: bool) -> None:
+    """Raise ``TenantNotAllowedError`` for the first event outside the key's tenants."""
+    allowed = set(key.tenants)
+    for index, event in enumerate(events):
+        if event.tenant.startswith(RESERVED_TENANT_PREFIX) or event.tenant not in allowed:
+            where = "the event" if single else f"events[{index}]"
+            raise TenantNotAllowedError(
+                f"{where}: publisher key {key.name!r} may not write tenant {event.tenant!r}"
+            )
+
+
+def max_request_bytes() -> int:
+    """The largest request body the ingest API reads."""
+    return settings.AUDIT_MAX_REQUEST_BYTES
+
+
+def append_events(*, events: Sequence[EventIn]) -> list[AppendResult]:
+    """Append validated events atomically through the configured store."""
+    return get_event_store().append(events)
+
+
+def publisher_key_create(*, name: str, tenants: Sequence[str]) -> tuple[PublisherKey, str]:
+    """Create a key for ``tenants``; return it and its secret (shown once)."""
+    tenants = list(dict.fromkeys(tenants))
+    check_tenant_names(tenants)
+    key = PublisherKey(name=name, tenants=tenants)
+    secret = key.issue_secret()
+    key.full_clean()
+    key.save()
+    return key, secret
+
+
+def check_tenant_names(tenants: Sequence[str]) -> None:
+    """Raise ``ValueError`` naming the first tenant a publisher may not hold."""
+    if not tenants:
+        raise ValueError("a publisher key needs at least one tenant")
+    for tenant in tenants:
+        if tenant.startswith(RESERVED_TENANT_PREFIX):
+            raise ValueError(f"tenant {tenant!r} is reserved for the portal itself")
+        if not re.fullmatch(TENANT_PATTERN, tenant):
+            raise ValueError(
+                f"tenant {tenant!r} is not a valid tenant name "
+                "(lowercase letters, digits, '-' and '_', at most 63 characters)"
+            )

@@ -1,0 +1,121 @@
+"""The event-store port: what every adapter (SQL, DynamoDB) provides."""
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+from ..schema import EventIn
+
+__all__ = [
+    "AppendConflictError",
+    "AppendResult",
+    "EventConflictError",
+    "EventStore",
+    "ExpectedSequenceError",
+    "StoredEvent",
+]
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What the store did with one event of a batch."""
+
+    event_id: str
+    tenant: str
+    aggregate_type: str
+    aggregate_id: str
+    sequence: int
+    hash: str
+    prev_hash: str
+    recorded_at: str
+    status: str  # "created" | "duplicate"
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class StoredEvent:
+    """One stored event: its record as canonical JSON text, its hash, its position.
+
+    The identifying fields come from the store's own keys, not from the
+    record, so that verification can compare the two.
+    """
+
+    position: int
+    tenant: str
+    aggregate_type: str
+    aggregate_id: str
+    sequence: int
+    record_json: str
+    hash: str
+    _record: dict | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def record(self) -> dict:
+        """The record without ``hash`` (parsed once, on demand)."""
+        if self._record is None:
+            self._record = json.loads(self.record_json)
+        return self._record
+
+    def to_json(self) -> str:
+        """The event as the read API returns it: the record plus its ``hash``."""
+        return self.record_json[:-1] + ',"hash":"' + self.hash + '"}'
+
+    def to_dict(self) -> dict:
+        return {**self.record, "hash": self.hash}
+
+
+class AppendConflictError(Exception):
+    """An append that would contradict what is stored; nothing was written."""
+
+    def __init__(self, message: str, *, index: int, event_id: str):
+        super().__init__(message)
+        self.index = index
+        self.event_id = event_id
+
+
+class EventConflictError(AppendConflictError):
+    """An ``event_id`` that is stored already with other content."""
+
+
+class ExpectedSequenceError(AppendConflictError):
+    """The aggregate moved on since the publisher read it (optimistic concurrency)."""
+
+
+class EventStore(ABC):
+    """Append-only, hash-chained storage of audit events."""
+
+    @abstractmethod
+    def append(self, events: Sequence[EventIn]) -> list[AppendResult]:
+        """Append a batch atomically: all events are stored, or none.
+
+        Raises ``AppendConflictError`` naming the first offending event.
+        """
+
+    @abstractmethod
+    def get(self, event_id: str) -> StoredEvent | None:
+        """One event by id, or ``None``."""
+
+    @abstractmethod
+    def read_aggregate(
+        self, tenant: str, aggregate_type: str, aggregate_id: str, *, after: int = 0, limit: int = 100
+    ) -> list[StoredEvent]:
+        """An aggregate's events with sequence > ``after``, in order."""
+
+    @abstractmethod
+    def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
+        """The change feed: events with position > ``after_position``, in order."""
+
+    @abstractmethod
+    def iter_events(
+        self, *, tenant: str | None = None, aggregate: tuple[str, str] | None = None
+    ) -> Iterator[StoredEvent]:
+        """Every event, grouped by aggregate and in sequence order within each."""
+
+    @abstractmethod
+    def heads(
+        self, *, tenant: str | None = None, aggregate: tuple[str, str] | None = None
+    ) -> dict[tuple[str, str, str], tuple[int, str]]:
+        """Each aggregate's last ``(sequence, hash)`` as recorded at append time."""

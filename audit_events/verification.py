@@ -1,0 +1,129 @@
+"""Recompute every hash chain from the stored records."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from .hashing import GENESIS_HASH, event_hash
+from .jcs import canonicalize
+from .store import EventStore, StoredEvent
+
+__all__ = ["ChainBreak", "VerificationReport", "verify_events", "verify_store"]
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    """The first place where one aggregate's chain does not hold."""
+
+    aggregate: tuple[str, str, str]
+    sequence: int
+    reason: str
+
+    def __str__(self):
+        return f"{'/'.join(self.aggregate)}: first bad sequence {self.sequence}: {self.reason}"
+
+
+@dataclass
+class VerificationReport:
+    events: int = 0
+    aggregates: int = 0
+    breaks: list[ChainBreak] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaks
+
+
+class _Chain:
+    """Walks one aggregate's events in stored order."""
+
+    def __init__(self, aggregate):
+        self.aggregate = aggregate
+        self.expected_sequence = 1
+        self.prev_hash = GENESIS_HASH
+        self.broken: ChainBreak | None = None
+
+    def check(self, event: StoredEvent) -> None:
+        if self.broken is not None:
+            return
+        reason = self._problem(event)
+        if reason:
+            self.broken = ChainBreak(self.aggregate, min(event.sequence, self.expected_sequence), reason)
+            return
+        self.expected_sequence += 1
+        self.prev_hash = event.hash
+
+    def _problem(self, event: StoredEvent) -> str | None:
+        if event.sequence != self.expected_sequence:
+            return (
+                f"missing event: expected sequence {self.expected_sequence}, "
+                f"found {event.sequence} (deleted or inserted events)"
+            )
+        try:
+            record = json.loads(event.record_json)
+        except ValueError:
+            return "the stored record is not valid JSON (modified)"
+        keys = (record.get("tenant"), record.get("aggregate_type"), record.get("aggregate_id"))
+        if keys != self.aggregate or record.get("sequence") != event.sequence:
+            return "the record's aggregate or sequence differs from where it is stored (moved or reordered)"
+        if record.get("prev_hash") != self.prev_hash:
+            return "prev_hash does not match the previous event's hash (reordered, inserted or deleted events)"
+        try:
+            digest = event_hash(self.prev_hash, canonicalize(record))
+        except (ValueError, TypeError) as exc:
+            return f"the record cannot be canonicalised ({exc}) (modified)"
+        if digest != event.hash:
+            return "hash mismatch: the record was modified after it was hashed"
+        return None
+
+
+def verify_events(
+    events: Iterable[StoredEvent], heads: dict[tuple[str, str, str], tuple[int, str]]
+) -> VerificationReport:
+    """Verify events grouped by aggregate in sequence order against the recorded heads."""
+    report = VerificationReport()
+    chain: _Chain | None = None
+    seen = set()
+
+    def close(chain: _Chain):
+        report.aggregates += 1
+        seen.add(chain.aggregate)
+        if chain.broken is None:
+            head = heads.get(chain.aggregate)
+            last = chain.expected_sequence - 1
+            if head is not None and (head[0], head[1]) != (last, chain.prev_hash):
+                chain.broken = ChainBreak(
+                    chain.aggregate,
+                    min(last, head[0]) + 1,
+                    f"the aggregate's head records sequence {head[0]} but the chain ends at "
+                    f"{last} (events deleted from the end, or the chain was rewritten)",
+                )
+        if chain.broken is not None:
+            report.breaks.append(chain.broken)
+
+    for event in events:
+        aggregate = (event.tenant, event.aggregate_type, event.aggregate_id)
+        if chain is None or chain.aggregate != aggregate:
+            if chain is not None:
+                close(chain)
+            chain = _Chain(aggregate)
+        report.events += 1
+        chain.check(event)
+    if chain is not None:
+        close(chain)
+    for aggregate, (sequence, _) in heads.items():
+        if aggregate not in seen:
+            report.aggregates += 1
+            report.breaks.append(
+                ChainBreak(aggregate, 1, f"all {sequence} events of the aggregate are missing")
+            )
+    report.breaks.sort(key=lambda b: b.aggregate)
+    return report
+
+
+def verify_store(
+    store: EventStore, *, tenant: str | None = None, aggregate: tuple[str, str] | None = None
+) -> VerificationReport:
+    """Verify the chains in ``store`` (optionally one tenant or one aggregate)."""
+    heads = store.heads(tenant=tenant, aggregate=aggregate)
+    return verify_events(store.iter_events(tenant=tenant, aggregate=aggregate), heads)
