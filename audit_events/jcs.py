@@ -3,15 +3,14 @@
 ``rfc8785`` is the reference encoder. ``canonicalize`` takes a fast path
 through the standard library's C encoder whenever its output is provably the
 same: the two agree on key order (for BMP-only keys), string escaping and
-integers in the safe range, and differ only on floats, integers of 16+
-digits and characters at or above U+E000 (UTF-16 key order). The guard below
-sends anything that *could* contain one of those to the reference, so the
+integers within ±(2^53-1), and differ only on floats, larger integers,
+non-string keys and keys with characters at or above U+E000 (UTF-16 order). A walk over the
+value sends anything that contains one of those to the reference, so the
 fast path never changes a byte; ``tests/audit_events/test_jcs.py`` proves it
 with generated inputs.
 """
 
 import json
-import re
 
 import rfc8785
 
@@ -27,9 +26,39 @@ _encode = json.JSONEncoder(
     check_circular=False,
 ).encode
 
-# A number token follows "[", ":" or ","; Python writes every float with "."
-# or "e". A string that merely looks like this only costs a slower encode.
-_NEEDS_REFERENCE = re.compile(r"[\[:,]-?\d+[.eE]|[\[:,]-?\d{16}|[\ue000-\U0010ffff]")
+_SAFE = 2**53 - 1
+
+
+def _fast_path_safe(value) -> bool:
+    """Whether the standard encoder's output is certainly JCS for ``value``.
+
+    The C encoder would write non-string keys as strings and floats and big
+    integers its own way; JCS refuses the first and last and formats floats
+    differently; keys at or above U+E000 may sort differently in UTF-16.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is dict:
+            children = item.values()
+            for key in item:
+                if type(key) is not str or (not key.isascii() and max(key) >= "\ue000"):
+                    return False
+        elif type(item) is list:
+            children = item
+        else:
+            children = (item,)
+        for child in children:
+            kind = type(child)
+            if kind is dict or kind is list:
+                stack.append(child)
+            elif kind is float:
+                return False
+            elif kind is int and (child > _SAFE or child < -_SAFE):
+                return False
+            elif kind not in (str, bool, type(None), int):
+                return False  # subclasses and other types: let the reference decide
+    return True
 
 
 def canonicalize_reference(value) -> bytes:
@@ -39,12 +68,9 @@ def canonicalize_reference(value) -> bytes:
 
 def canonicalize(value) -> bytes:
     """Encode ``value`` as RFC 8785 canonical JSON (UTF-8 bytes)."""
-    try:
-        text = _encode(value)
-    except (TypeError, ValueError):
-        return rfc8785.dumps(value)  # raises the reference's error
-    if _NEEDS_REFERENCE.search(text):
+    if not _fast_path_safe(value):
         return rfc8785.dumps(value)
+    text = _encode(value)
     try:
         return text.encode("utf-8")
     except UnicodeEncodeError:
