@@ -9,6 +9,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
+from functools import lru_cache
 from ipaddress import ip_address
 from typing import Annotated, Any, Literal
 
@@ -114,7 +115,12 @@ Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
 
 def format_timestamp(value: datetime) -> str:
     """Render an aware datetime the way records store it: UTC, microseconds, Z."""
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.utcoffset():
+        value = value.astimezone(timezone.utc)
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (
+        value.year, value.month, value.day,
+        value.hour, value.minute, value.second, value.microsecond,
+    )
 
 
 def resolve_pointer(document: Any, pointer: str) -> Any:
@@ -139,6 +145,14 @@ def resolve_pointer(document: Any, pointer: str) -> Any:
     return current
 
 
+@lru_cache(maxsize=8192)  # publishers repeat the same few addresses
+def _normalise_ip(value: str) -> str:
+    try:
+        return str(ip_address(value))
+    except ValueError:
+        raise ValueError("must be an IPv4 or IPv6 address") from None
+
+
 class ActorIn(BaseModel):
     """Who made the change."""
 
@@ -152,12 +166,7 @@ class ActorIn(BaseModel):
     @field_validator("ip")
     @classmethod
     def _normalise_ip(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        try:
-            return str(ip_address(value))
-        except ValueError:
-            raise ValueError("must be an IPv4 or IPv6 address") from None
+        return None if value is None else _normalise_ip(value)
 
 
 class EventIn(BaseModel):

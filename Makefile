@@ -1,0 +1,37 @@
+# Two commands do all set-up: `make run` and `make test` (see README.md).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+DEMO_EVENTS ?= 5000
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: install run test bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Migrate, create the demo admin and data on first run, start the projector
+# beside the web server, and stop the projector when the server stops.
+run: $(STAMP)
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py bootstrap_demo --events $(DEMO_EVENTS) --port $(PORT)
+	@trap 'kill $$projector 2>/dev/null' EXIT INT TERM; \
+	$(PY) manage.py run_projector & projector=$$!; \
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
+
+# The whole suite; a throwaway PostgreSQL server is started when one is installed.
+test: $(STAMP)
+	$(PY) -m tests.services.postgres -- $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,80 @@
+"""The projector and the latest-state projection."""
+
+import pytest
+from django.core.management import call_command
+
+from audit_events.models import AggregateState, ProjectionCheckpoint
+from audit_events.projections.latest_state import LatestStateProjection, ProjectionGapError
+from audit_events.projector import catch_up
+from audit_events.state import merge_patch
+from audit_events.store import get_event_store
+from tests.audit_events.store.contracts import event
+
+pytestmark = pytest.mark.django_db
+
+
+def append(*payloads, aggregate_id="acc-1"):
+    return get_event_store().append(
+        [event(aggregate_id=aggregate_id, payload=p, pii=[]) for p in payloads]
+    )
+
+
+def state_of(aggregate_id="acc-1"):
+    return AggregateState.objects.get(aggregate_id=aggregate_id)
+
+
+def test_merge_patch_follows_rfc_7396():
+    assert merge_patch({"a": "b", "c": {"d": "e", "f": "g"}}, {"a": "z", "c": {"f": None}}) == {
+        "a": "z",
+        "c": {"d": "e"},
+    }
+    assert merge_patch({"a": [1, 2]}, {"a": [3]}) == {"a": [3]}
+    assert merge_patch({"a": 1}, {"b": {"c": None}}) == {"a": 1, "b": {}}
+
+
+def test_catch_up_projects_latest_state_and_checkpoints():
+    append({"status": "open", "balance": 10}, {"balance": 20}, {"owner": {"name": "Ann"}})
+    append({"status": "open"}, aggregate_id="acc-2")
+    assert catch_up() == {"latest_state": 4}
+    state = state_of()
+    assert state.state == {"status": "open", "balance": 20, "owner": {"name": "Ann"}}
+    assert state.sequence == 3
+    assert ProjectionCheckpoint.objects.get(name="latest_state").position == get_event_store().read_all()[-1].position
+    append({"status": None})
+    assert catch_up() == {"latest_state": 1}
+    assert state_of().state == {"balance": 20, "owner": {"name": "Ann"}}
+    assert catch_up() == {"latest_state": 0}
+
+
+def test_handling_the_same_events_twice_changes_nothing():
+    append({"n": 1}, {"n": 2})
+    events = get_event_store().read_all()
+    projection = LatestStateProjection()
+    projection.handle(events)
+    projection.handle(events)  # a redelivery
+    projection.handle(events[:1])
+    assert state_of().state == {"n": 2} and state_of().sequence == 2
+
+
+def test_a_gap_is_refused_not_skipped():
+    append({"n": 1}, {"n": 2})
+    events = get_event_store().read_all()
+    with pytest.raises(ProjectionGapError):
+        LatestStateProjection().handle(events[1:])
+
+
+def test_small_batches_give_the_same_state():
+    append(*({"n": n, f"k{n % 3}": n} for n in range(10)))
+    catch_up(batch_size=3)
+    expected = state_of().state
+    LatestStateProjection().reset()
+    ProjectionCheckpoint.objects.all().delete()
+    catch_up(batch_size=1000)
+    assert state_of().state == expected
+
+
+def test_run_projector_once_command(capsys):
+    append({"n": 1})
+    call_command("run_projector", "--once")
+    assert "latest_state: 1 events" in capsys.readouterr().out
+    assert state_of().state == {"n": 1}
