@@ -48,7 +48,6 @@ class StoredEvent(models.Model):
         ]
         indexes = [
             models.Index(fields=["tenant", "occurred_at"], name="audit_event_tenant_occ"),
-            models.Index(fields=["tenant", "actor_id", "occurred_at"], name="audit_event_actor"),
         ]
         verbose_name = "audit event"
 

@@ -6,6 +6,8 @@ name the field by its path so a publisher can fix the event it sent.
 
 import json
 import re
+
+import orjson
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
@@ -191,8 +193,13 @@ class EventIn(BaseModel):
     @field_validator("payload")
     @classmethod
     def _check_payload(cls, payload: dict[str, Any]) -> dict[str, Any]:
-        encoded = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        size = len(encoded.encode("utf-8"))
+        try:
+            encoded = orjson.dumps(payload)
+        except orjson.JSONEncodeError:  # integers beyond 64 bits, lone surrogates
+            encoded = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(
+                "utf-8", "surrogatepass"
+            )
+        size = len(encoded)
         if size > MAX_PAYLOAD_BYTES:
             raise PydanticCustomError(
                 PAYLOAD_TOO_LARGE,
@@ -200,8 +207,8 @@ class EventIn(BaseModel):
                 {"size": size, "limit": MAX_PAYLOAD_BYTES},
             )
         # Walking the payload costs time; the encoded text tells when it is needed.
-        brackets = encoded.count("[") + encoded.count("{")
-        if brackets > MAX_PAYLOAD_DEPTH or re.search(r"\d{16}", encoded):
+        brackets = encoded.count(b"[") + encoded.count(b"{")
+        if brackets > MAX_PAYLOAD_DEPTH or re.search(rb"\d{16}", encoded):
             _check_json_values(payload, "", 0)
         return payload
 

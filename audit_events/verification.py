@@ -1,6 +1,6 @@
 """Recompute every hash chain from the stored records."""
 
-import json
+import orjson
 from dataclasses import dataclass, field
 from typing import Iterable
 
@@ -60,7 +60,7 @@ class _Chain:
                 f"found {event.sequence} (deleted or inserted events)"
             )
         try:
-            record = json.loads(event.record_json)
+            record = orjson.loads(event.record_json)
         except ValueError:
             return "the stored record is not valid JSON (modified)"
         keys = (record.get("tenant"), record.get("aggregate_type"), record.get("aggregate_id"))

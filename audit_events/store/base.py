@@ -1,6 +1,6 @@
 """The event-store port: what every adapter (SQL, DynamoDB) provides."""
 
-import json
+import orjson
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple, Sequence
@@ -55,7 +55,7 @@ class StoredEvent:
     def record(self) -> dict:
         """The record without ``hash`` (parsed once, on demand)."""
         if self._record is None:
-            self._record = json.loads(self.record_json)
+            self._record = orjson.loads(self.record_json)
         return self._record
 
     def to_json(self) -> str:
