@@ -179,6 +179,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # Django's default config gives "django" a handler of its own: log once, via root.
+    "loggers": {"django": {"handlers": [], "propagate": True}},
 }
 
 # -- transport security (production) --------------------------------------

@@ -78,3 +78,17 @@ def test_run_projector_once_command(capsys):
     call_command("run_projector", "--once")
     assert "latest_state: 1 events" in capsys.readouterr().out
     assert state_of().state == {"n": 1}
+
+
+def test_run_forever_catches_up_then_stops_when_told():
+    append({"n": 1})
+    from audit_events.projector import run_forever
+
+    calls = []
+
+    def should_stop():
+        calls.append(1)
+        return len(calls) > 2  # one busy round, one idle round, then stop
+
+    run_forever(interval=0.01, should_stop=should_stop)
+    assert state_of().state == {"n": 1}
