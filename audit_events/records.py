@@ -6,8 +6,6 @@ not given are left out rather than written as ``null``, so that fields added
 to the format later never change the hash of an older record.
 """
 
-from datetime import datetime
-
 from .schema import EventIn, format_timestamp
 
 __all__ = ["SERVER_FIELDS", "content_of", "event_content", "build_record", "stream_key"]
@@ -41,13 +39,12 @@ def event_content(event: EventIn, event_id: str) -> dict:
     return content
 
 
-def build_record(content: dict, *, sequence: int, recorded_at: datetime, prev_hash: str) -> dict:
-    """Add the server-assigned fields to an event's content."""
-    record = dict(content)
-    record["sequence"] = sequence
-    record["recorded_at"] = format_timestamp(recorded_at)
-    record["prev_hash"] = prev_hash
-    return record
+def build_record(content: dict, *, sequence: int, recorded_at: str, prev_hash: str) -> dict:
+    """Add the server-assigned fields to an event's content (in place: it is fresh)."""
+    content["sequence"] = sequence
+    content["recorded_at"] = recorded_at
+    content["prev_hash"] = prev_hash
+    return content
 
 
 def content_of(record: dict) -> dict:

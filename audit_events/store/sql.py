@@ -75,13 +75,14 @@ class SQLEventStore(EventStore):
     def _append_locked(self, events: Sequence[EventIn]) -> list[AppendResult]:
         event_ids = [str(e.event_id) for e in events if e.event_id is not None]
         stored = self._records_by_id(event_ids)
-        keys = {stream_key(e.tenant, e.aggregate_type, e.aggregate_id) for e in events}
-        heads = self._heads_by_key(list(keys))
+        keys = [stream_key(e.tenant, e.aggregate_type, e.aggregate_id) for e in events]
+        heads = self._heads_by_key(list(set(keys)))
 
         recorded_at = timezone.now()
+        recorded_text = format_timestamp(recorded_at)
         results: list[AppendResult] = []
         rows = []
-        in_batch: dict[str, tuple[dict, AppendResult]] = {}
+        in_batch: dict[str, tuple[dict, AppendResult]] = {}  # event_id -> (record, result)
         changed_heads = {}
         for index, event in enumerate(events):
             event_id = str(event.event_id) if event.event_id is not None else str(uuid.uuid4())
@@ -92,8 +93,8 @@ class SQLEventStore(EventStore):
                 results.append(self._duplicate(index, content, record, digest))
                 continue
             if event_id in in_batch:
-                earlier_content, earlier = in_batch[event_id]
-                if canonicalize(content) != canonicalize(earlier_content):
+                earlier_record, earlier = in_batch[event_id]
+                if canonicalize(content) != canonicalize(content_of(earlier_record)):
                     raise EventConflictError(
                         f"events[{index}]: event_id {event_id} appears earlier in this "
                         "batch with other content",
@@ -103,7 +104,7 @@ class SQLEventStore(EventStore):
                 results.append(earlier._replace(status="duplicate"))
                 continue
 
-            key = stream_key(event.tenant, event.aggregate_type, event.aggregate_id)
+            key = keys[index]
             last_sequence, last_hash = heads.get(key, (0, GENESIS_HASH))
             if event.expected_sequence is not None and event.expected_sequence != last_sequence:
                 raise ExpectedSequenceError(
@@ -115,7 +116,7 @@ class SQLEventStore(EventStore):
                 )
             sequence = last_sequence + 1
             record = build_record(
-                content, sequence=sequence, recorded_at=recorded_at, prev_hash=last_hash
+                content, sequence=sequence, recorded_at=recorded_text, prev_hash=last_hash
             )
             canonical = canonicalize(record)
             digest = event_hash(last_hash, canonical)
@@ -124,20 +125,13 @@ class SQLEventStore(EventStore):
                 (event, event_id, sequence, canonical.decode("utf-8"), digest, content["occurred_at"])
             )
             result = AppendResult(
-                event_id=event_id,
-                tenant=event.tenant,
-                aggregate_type=event.aggregate_type,
-                aggregate_id=event.aggregate_id,
-                sequence=sequence,
-                hash=digest,
-                prev_hash=last_hash,
-                recorded_at=record["recorded_at"],
-                status="created",
+                event_id, event.tenant, event.aggregate_type, event.aggregate_id,
+                sequence, digest, last_hash, recorded_text, "created",
             )
-            in_batch[event_id] = (content, result)
+            in_batch[event_id] = (record, result)
             results.append(result)
 
-        self._insert(rows, recorded_at)
+        self._insert(rows, recorded_at, recorded_text)
         self._save_heads(changed_heads)
         return results
 
@@ -188,7 +182,7 @@ class SQLEventStore(EventStore):
                 heads[key] = (sequence, digest)
         return heads
 
-    def _insert(self, rows: list, recorded_at) -> None:
+    def _insert(self, rows: list, recorded_at, recorded_text: str) -> None:
         if not rows:
             return
         connection = self.connection
@@ -211,7 +205,6 @@ class SQLEventStore(EventStore):
             def prep_time(value, _):
                 return time_field.get_db_prep_save(value, connection)
 
-        recorded_text = format_timestamp(recorded_at)
         recorded = prep_time(recorded_at, recorded_text)
         params = [
             (
@@ -235,27 +228,45 @@ class SQLEventStore(EventStore):
             "event_id, tenant, aggregate_type, aggregate_id, sequence, event_type, "
             "occurred_at, recorded_at, actor_id, classification, trace_id, record, hash"
         )
-        sql = (
-            f"INSERT INTO {EventRow._meta.db_table} ({columns}) "
-            f"VALUES ({', '.join(['%s'] * 13)})"
-        )
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, params)
+        types = ("uuid", "text", "text", "text", "bigint", "text", "timestamptz",
+                 "timestamptz", "text", "text", "text", "text", "text")
+        self._insert_rows(f"INSERT INTO {EventRow._meta.db_table} ({columns})", params, types)
+
+    def _insert_rows(self, head: str, rows: list[tuple], types: tuple[str, ...], tail: str = "") -> None:
+        """Run ``head VALUES (...) tail`` for every row in one statement.
+
+        ``types`` are the PostgreSQL column types: there the rows travel as one
+        array per column through ``unnest`` — a statement with thousands of
+        placeholders costs the driver more to parse than the server to run.
+        """
+        with self.connection.cursor() as cursor:
+            if self.connection.vendor == "sqlite":
+                # sqlite3 reuses one prepared statement: nothing crosses a network.
+                placeholder = f"({', '.join(['%s'] * len(types))})"
+                cursor.executemany(f"{head} VALUES {placeholder} {tail}", rows)
+                return
+            arrays = ", ".join(f"%s::{kind}[]" for kind in types)
+            cursor.execute(
+                f"{head} SELECT * FROM unnest({arrays}) {tail}",
+                [list(column) for column in zip(*rows)],
+            )
 
     def _save_heads(self, changed: dict[str, tuple[int, str]]) -> None:
+        if not changed:
+            return
         rows = [
             (key, *key.split("/", 2), sequence, digest)
             for key, (sequence, digest) in changed.items()
         ]
         # Standard SQL upsert, the same text on SQLite (3.24+) and PostgreSQL.
-        sql = (
+        self._insert_rows(
             f"INSERT INTO {AggregateHead._meta.db_table} "
-            "(stream_key, tenant, aggregate_type, aggregate_id, last_sequence, last_hash) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (stream_key) DO UPDATE SET "
-            "last_sequence = excluded.last_sequence, last_hash = excluded.last_hash"
+            "(stream_key, tenant, aggregate_type, aggregate_id, last_sequence, last_hash)",
+            rows,
+            ("text", "text", "text", "text", "bigint", "text"),
+            "ON CONFLICT (stream_key) DO UPDATE SET "
+            "last_sequence = excluded.last_sequence, last_hash = excluded.last_hash",
         )
-        with self.connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
 
     # -- reading ---------------------------------------------------------
 
