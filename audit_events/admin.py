@@ -1,8 +1,10 @@
 """Admin for publisher keys and a read-only view of stored events."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
+from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 from .models import AggregateState, ProjectionCheckpoint, PublisherKey, StoredEvent
 from .services import check_tenant_names
@@ -46,13 +48,27 @@ class PublisherKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            secret = obj.issue_secret()
-            # The only time the secret exists outside the publisher: say so.
-            messages.warning(
-                request,
-                f"Secret for {obj.name!r} (copy it now, it is not shown again): {secret}",
-            )
+            obj._new_secret = obj.issue_secret()
         super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        # The secret is shown on this one page, never in a message: messages
+        # travel in a cookie or the session store.
+        secret = getattr(obj, "_new_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "key": obj,
+            "secret": secret,
+            "title": "Publisher key created",
+        }
+        response = TemplateResponse(
+            request, "admin/audit_events/publisherkey/secret.html", context
+        )
+        add_never_cache_headers(response)
+        return response
 
     def has_delete_permission(self, request, obj=None):
         return False  # revoke instead: the key's name stays in the audit trail

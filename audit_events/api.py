@@ -15,6 +15,7 @@ from pydantic import Field
 from . import selectors, services
 from .auth import PublisherKeyAuth
 from .ingest import IngestError, parse_events
+from .jcs import CanonicalizationError
 from .schema import MAX_BATCH_EVENTS
 from .store import AppendConflictError
 
@@ -53,7 +54,7 @@ class AggregateEventsOut(Schema):
 
 
 class PageQuery(Schema):
-    after: int = Field(0, ge=0, description="Return events with a greater sequence.")
+    after: int = Field(0, ge=0, le=2**63 - 1, description="Return events with a greater sequence.")
     limit: int = Field(100, ge=1, le=1000)
 
 
@@ -115,8 +116,11 @@ _BODY = {
 )
 def append_events(request):
     key = request.auth
-    content_length = int(request.META.get("CONTENT_LENGTH") or 0)
     try:
+        try:
+            content_length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise IngestError(400, "the Content-Length header is not a number") from None
         if content_length > services.max_request_bytes():
             raise IngestError(
                 413,
@@ -132,6 +136,8 @@ def append_events(request):
         return json_response({"detail": str(exc)}, 403)
     except AppendConflictError as exc:
         return json_response({"detail": str(exc), "event_id": exc.event_id}, 409)
+    except CanonicalizationError as exc:  # validation should have caught it: say so, not 500
+        return json_response({"detail": f"an event cannot be canonicalised: {exc}"}, 422)
     status = 201 if any(r.status == "created" for r in results) else 200
     return json_response({"results": [r.as_dict() for r in results]}, status)
 

@@ -1,6 +1,7 @@
 """Turn a request body into validated events, or say exactly what is wrong."""
 
 import json
+import math
 from dataclasses import dataclass, field
 
 from django.conf import settings
@@ -32,6 +33,13 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # e.g. 1e400: JSON allows it, no reader can hold it
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
 def _unique_keys(pairs):
     obj = dict(pairs)
     if len(obj) != len(pairs):
@@ -50,7 +58,10 @@ def _decode(body: bytes):
     try:
         # Duplicate names would let two readers see two different events.
         return json.loads(
-            body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys
+            body,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
         )
     except (ValueError, RecursionError) as exc:
         raise IngestError(400, f"request body is not valid JSON: {exc}") from None

@@ -10,7 +10,7 @@ from .models import ProjectionCheckpoint
 from .projections import Projection, configured_projections
 from .store import EventStore, get_event_store
 
-__all__ = ["catch_up", "run_forever"]
+__all__ = ["catch_up", "rebuild", "run_forever"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,13 @@ def catch_up(
             count += len(events)
         handled[projection.name] = count
     return handled
+
+
+def rebuild(projection: Projection) -> None:
+    """Drop what ``projection`` derived and rewind it to the start of the feed."""
+    with transaction.atomic():
+        projection.reset()
+        ProjectionCheckpoint.objects.filter(name=projection.name).delete()
 
 
 def run_forever(

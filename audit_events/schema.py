@@ -4,10 +4,7 @@ Validation happens here, once, before anything touches the store. Errors
 name the field by its path so a publisher can fix the event it sent.
 """
 
-import json
 import re
-
-import orjson
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
@@ -15,6 +12,7 @@ from functools import lru_cache
 from ipaddress import ip_address
 from typing import Annotated, Any, Literal
 
+import orjson
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -35,6 +33,7 @@ __all__ = [
     "MAX_BATCH_EVENTS",
     "MAX_PAYLOAD_BYTES",
     "PAYLOAD_TOO_LARGE",
+    "RESERVED_TENANT_PREFIX",
     "SAFE_INTEGER",
     "TENANT_PATTERN",
     "ValidationError",
@@ -50,7 +49,9 @@ MAX_PAYLOAD_DEPTH = 32
 # JSON numbers are IEEE doubles for most consumers (RFC 8785 refuses more).
 SAFE_INTEGER = 2**53 - 1
 
-# Publishers' tenants; the portal's own tenants add a leading "_" (see services).
+# Publishers' tenants; the portal's own tenants add a leading "_" (e.g. _portal)
+# that no publisher key may hold.
+RESERVED_TENANT_PREFIX = "_"
 TENANT_PATTERN = r"[a-z0-9][a-z0-9_-]{0,62}"
 Tenant = Annotated[str, StringConstraints(pattern=rf"^_?{TENANT_PATTERN}$")]
 AggregateType = Annotated[
@@ -96,7 +97,7 @@ def _rfc3339(value: Any) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError("must carry a time zone offset")
-        return value
+        return value.astimezone(timezone.utc)
     if not isinstance(value, str) or not _RFC3339.match(value):
         raise ValueError(
             "must be an RFC 3339 date-time with an offset, "
@@ -107,9 +108,14 @@ def _rfc3339(value: Any) -> datetime:
     if fraction and len(fraction.group(1)) > 6:  # keep microseconds
         text = text.replace(fraction.group(0), "." + fraction.group(1)[:6])
     try:
-        return datetime.fromisoformat(text)
+        parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ValueError(f"is not a valid date-time: {exc}") from None
+    try:
+        parsed.astimezone(timezone.utc)  # records store UTC: it must exist
+    except OverflowError:
+        raise ValueError("is outside the range of representable times") from None
+    return parsed
 
 
 Timestamp = Annotated[datetime, BeforeValidator(_rfc3339)]
@@ -148,7 +154,10 @@ def resolve_pointer(document: Any, pointer: str) -> Any:
 
 
 @lru_cache(maxsize=8192)  # publishers repeat the same few addresses
-def _normalise_ip(value: str) -> str:
+def normalise_ip(value: str) -> str:
+    """The canonical text of an IP address; zone ids (``%eth0``) are refused."""
+    if len(value) > 45 or "%" in value:
+        raise ValueError("must be an IPv4 or IPv6 address (at most 45 characters, no zone id)")
     try:
         return str(ip_address(value))
     except ValueError:
@@ -167,8 +176,8 @@ class ActorIn(BaseModel):
 
     @field_validator("ip")
     @classmethod
-    def _normalise_ip(cls, value: str | None) -> str | None:
-        return None if value is None else _normalise_ip(value)
+    def _check_ip(cls, value: str | None) -> str | None:
+        return None if value is None else normalise_ip(value)
 
 
 class EventIn(BaseModel):
@@ -195,10 +204,11 @@ class EventIn(BaseModel):
     def _check_payload(cls, payload: dict[str, Any]) -> dict[str, Any]:
         try:
             encoded = orjson.dumps(payload)
-        except orjson.JSONEncodeError:  # integers beyond 64 bits, lone surrogates
-            encoded = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(
-                "utf-8", "surrogatepass"
-            )
+        except orjson.JSONEncodeError:
+            # orjson refuses integers beyond 64 bits and lone surrogates; the
+            # walk names the first offending value (the record could not be hashed).
+            _check_json_values(payload, "", 0, strict_text=True)
+            raise ValueError("is not representable as canonical JSON") from None
         size = len(encoded)
         if size > MAX_PAYLOAD_BYTES:
             raise PydanticCustomError(
@@ -237,15 +247,28 @@ class EventIn(BaseModel):
         return pii
 
 
-def _check_json_values(value: Any, path: str, depth: int) -> None:
+def _check_unicode(text: str, where: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{where!r} holds a lone UTF-16 surrogate, which is not valid Unicode") from None
+
+
+def _check_json_values(value: Any, path: str, depth: int, strict_text: bool = False) -> None:
     if depth > MAX_PAYLOAD_DEPTH:
-        raise ValueError(f"nested deeper than {MAX_PAYLOAD_DEPTH} levels at {path!r}")
+        raise ValueError(f"nested deeper than {MAX_PAYLOAD_DEPTH} levels at {path or '/'!r}")
     if isinstance(value, dict):
         for key, item in value.items():
-            _check_json_values(item, f"{path}/{_escape(key)}", depth + 1)
+            child = f"{path}/{_escape(key)}"
+            if strict_text:
+                _check_unicode(key, child)
+            _check_json_values(item, child, depth + 1, strict_text)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_json_values(item, f"{path}/{index}", depth + 1)
+            _check_json_values(item, f"{path}/{index}", depth + 1, strict_text)
+    elif isinstance(value, str):
+        if strict_text:
+            _check_unicode(value, path)
     elif isinstance(value, int) and not isinstance(value, bool):
         if abs(value) > SAFE_INTEGER:
             raise ValueError(

@@ -6,12 +6,11 @@ from typing import Sequence
 from django.conf import settings
 
 from .models import PublisherKey
-from .schema import TENANT_PATTERN, EventIn
+from .schema import RESERVED_TENANT_PREFIX, TENANT_PATTERN, EventIn
 from .store import AppendResult, get_event_store
 
-__all__ = ["TenantNotAllowedError", "append_events", "check_tenants_allowed", "max_request_bytes", "publisher_key_create"]
-
-RESERVED_TENANT_PREFIX = "_"  # system tenants such as _portal
+__all__ = ["TenantNotAllowedError", "append_events", "check_tenants_allowed", "check_tenant_names",
+    "max_request_bytes", "publisher_key_create"]
 
 
 class TenantNotAllowedError(Exception):

@@ -1,8 +1,9 @@
 """Recompute every hash chain from the stored records."""
 
-import orjson
 from dataclasses import dataclass, field
 from typing import Iterable
+
+import orjson
 
 from .hashing import GENESIS_HASH, event_hash
 from .jcs import canonicalize
@@ -69,12 +70,36 @@ class _Chain:
         if record.get("prev_hash") != self.prev_hash:
             return "prev_hash does not match the previous event's hash (reordered, inserted or deleted events)"
         try:
-            digest = event_hash(self.prev_hash, canonicalize(record))
+            canonical = canonicalize(record)
         except (ValueError, TypeError) as exc:
             return f"the record cannot be canonicalised ({exc}) (modified)"
-        if digest != event.hash:
+        # Readers get the stored text itself, so it must be the canonical form:
+        # otherwise (say, a duplicated member) two readers could see two events.
+        if canonical != event.record_json.encode("utf-8"):
+            return "the stored record is not in canonical form (modified)"
+        if event_hash(self.prev_hash, canonical) != event.hash:
             return "hash mismatch: the record was modified after it was hashed"
+        if event.indexed:
+            differing = _indexed_differences(record, event.indexed)
+            if differing:
+                return (
+                    "the store's indexed copies of " + ", ".join(differing)
+                    + " differ from the record (modified)"
+                )
         return None
+
+
+def _indexed_differences(record: dict, indexed: dict) -> list[str]:
+    expected = {
+        "event_id": record.get("event_id"),
+        "event_type": record.get("event_type"),
+        "occurred_at": record.get("occurred_at"),
+        "recorded_at": record.get("recorded_at"),
+        "actor_id": (record.get("actor") or {}).get("id"),
+        "classification": record.get("classification"),
+        "trace_id": record.get("trace_id"),
+    }
+    return [name for name, value in indexed.items() if expected.get(name) != value]
 
 
 def verify_events(
@@ -91,7 +116,13 @@ def verify_events(
         if chain.broken is None:
             head = heads.get(chain.aggregate)
             last = chain.expected_sequence - 1
-            if head is not None and (head[0], head[1]) != (last, chain.prev_hash):
+            if head is None:
+                chain.broken = ChainBreak(
+                    chain.aggregate,
+                    last,
+                    "the aggregate's head is missing (heads are written with every append)",
+                )
+            elif (head[0], head[1]) != (last, chain.prev_hash):
                 chain.broken = ChainBreak(
                     chain.aggregate,
                     min(last, head[0]) + 1,

@@ -5,11 +5,16 @@ by ``.ci/run``) adds a ``postgres`` database so that the store's contract
 suite runs on PostgreSQL as well as on SQLite.
 """
 
+import atexit
 import os
+import shutil
 import tempfile
 
 os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-" + "x" * 50)
-os.environ.setdefault("AUDIT_VAR_DIR", os.path.join(tempfile.gettempdir(), "portal-test-var"))
+if "AUDIT_VAR_DIR" not in os.environ:
+    # One directory per run: two runs on one machine must not share a database.
+    os.environ["AUDIT_VAR_DIR"] = tempfile.mkdtemp(prefix="portal-test-")
+    atexit.register(shutil.rmtree, os.environ["AUDIT_VAR_DIR"], ignore_errors=True)
 
 from portal.settings import *  # noqa: E402,F401,F403
 from portal.settings import DATABASES, VAR_DIR, database_config  # noqa: E402

@@ -21,4 +21,4 @@ class Projection(ABC):
         """Apply a batch of events, in change-feed order."""
 
     def reset(self) -> None:
-        """Drop everything derived, so that a replay from position 0 rebuilds it."""
+        """Drop everything derived (``projector.rebuild`` also rewinds the checkpoint)."""

@@ -1,9 +1,10 @@
 """The event-store port: what every adapter (SQL, DynamoDB) provides."""
 
-import orjson
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Iterator, NamedTuple, Sequence
+
+import orjson
 
 from ..schema import EventIn
 
@@ -49,6 +50,8 @@ class StoredEvent:
     sequence: int
     record_json: str
     hash: str
+    #: the store's other copies of record fields (what it indexes), for verification
+    indexed: dict | None = field(default=None, repr=False, compare=False)
     _record: dict | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -111,7 +114,8 @@ class EventStore(ABC):
     def iter_events(
         self, *, tenant: str | None = None, aggregate: tuple[str, str] | None = None
     ) -> Iterator[StoredEvent]:
-        """Every event, grouped by aggregate and in sequence order within each."""
+        """Every event, grouped by aggregate and in sequence order within each,
+        with ``indexed`` holding the store's own copies of record fields."""
 
     @abstractmethod
     def heads(

@@ -1,9 +1,9 @@
 """The event store on the Django ORM (SQLite and PostgreSQL)."""
 
-import orjson
 import uuid
 from typing import Iterator, Sequence
 
+import orjson
 from django.db import connections, transaction
 from django.utils import timezone
 
@@ -32,6 +32,18 @@ _EVENT_COLUMNS = (
     "sequence",
     "record",
     "hash",
+)
+
+
+# Copies of record fields that queries filter on; verification compares them.
+_INDEXED_COLUMNS = (
+    "event_id",
+    "event_type",
+    "occurred_at",
+    "recorded_at",
+    "actor_id",
+    "classification",
+    "trace_id",
 )
 
 
@@ -137,9 +149,10 @@ class SQLEventStore(EventStore):
 
     def _duplicate(self, index: int, content: dict, record: dict, digest: str) -> AppendResult:
         if canonicalize(content) != canonicalize(content_of(record)):
+            # Worded the same whoever's event holds the id: no tenant is named.
             raise EventConflictError(
-                f"events[{index}]: event_id {content['event_id']} is already stored "
-                "with other content",
+                f"events[{index}]: event_id {content['event_id']} is already used by "
+                "an event with other content; give a new event a new event_id",
                 index=index,
                 event_id=content["event_id"],
             )
@@ -315,8 +328,20 @@ class SQLEventStore(EventStore):
         if aggregate is not None:
             rows = rows.filter(aggregate_type=aggregate[0], aggregate_id=aggregate[1])
         ordered = rows.order_by("tenant", "aggregate_type", "aggregate_id", "sequence")
-        for row in ordered.values_list(*_EVENT_COLUMNS).iterator(chunk_size=5000):
-            yield _stored(row)
+        columns = _EVENT_COLUMNS + _INDEXED_COLUMNS
+        width = len(_EVENT_COLUMNS)
+        for row in ordered.values_list(*columns).iterator(chunk_size=5000):
+            event = _stored(row[:width])
+            event.indexed = {
+                "event_id": str(row[width]),
+                "event_type": row[width + 1],
+                "occurred_at": format_timestamp(row[width + 2]),
+                "recorded_at": format_timestamp(row[width + 3]),
+                "actor_id": row[width + 4],
+                "classification": row[width + 5],
+                "trace_id": row[width + 6],
+            }
+            yield event
 
     def heads(
         self, *, tenant: str | None = None, aggregate: tuple[str, str] | None = None

@@ -84,6 +84,19 @@ def test_request_body_over_the_limit_is_413(api, settings):
     assert stored_count() == 0
 
 
+def test_surrogates_and_huge_numbers_are_client_errors_not_500(api):
+    body = json.dumps(event_dict(payload={"x": "\ud800"}, pii=[])).encode()
+    assert api.post(EVENTS, body).status_code == 422
+    assert api.post(EVENTS, b'{"events": [{"payload": {"x": 1e400}}]}').status_code == 400
+    assert stored_count() == 0
+
+
+def test_bad_content_length_is_400(api):
+    response = api.post(EVENTS, event_dict(), CONTENT_LENGTH="abc")
+    assert response.status_code == 400
+    assert "Content-Length" in response.json()["detail"]
+
+
 @pytest.mark.parametrize("token", [None, "wrong", "ak_000000000000_nope"])
 def test_missing_or_bad_key_is_401(api, token):
     response = api.post(EVENTS, event_dict(), token=token)
@@ -103,7 +116,7 @@ def test_revoked_key_is_401(api, publisher):
 def test_tenant_outside_the_key_is_403_and_writes_nothing(api, tenant):
     response = api.post(EVENTS, {"events": [event_dict(), event_dict(tenant=tenant)]})
     assert response.status_code == 403
-    assert f"events[1]: publisher key" in response.json()["detail"]
+    assert "events[1]: publisher key" in response.json()["detail"]
     assert tenant in response.json()["detail"]
     assert stored_count() == 0
 
@@ -171,7 +184,11 @@ def test_read_aggregate_outside_scope_is_404(api, path):
     assert api.get(path).status_code == 404
 
 
-@pytest.mark.parametrize("query, field", [({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"after": -1}, "after"), ({"after": "x"}, "after")])
+@pytest.mark.parametrize(
+    "query, field",
+    [({"limit": 0}, "limit"), ({"limit": 1001}, "limit"), ({"after": -1}, "after"),
+     ({"after": "x"}, "after"), ({"after": 10**30}, "after")],
+)
 def test_read_aggregate_bad_parameters_are_422(api, query, field):
     api.post(EVENTS, event_dict())
     response = api.get("/api/v1/aggregates/acme/Account/acc-1/events", data=query)

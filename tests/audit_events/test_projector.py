@@ -5,7 +5,7 @@ from django.core.management import call_command
 
 from audit_events.models import AggregateState, ProjectionCheckpoint
 from audit_events.projections.latest_state import LatestStateProjection, ProjectionGapError
-from audit_events.projector import catch_up
+from audit_events.projector import catch_up, rebuild
 from audit_events.state import merge_patch
 from audit_events.store import get_event_store
 from tests.audit_events.store.contracts import event
@@ -67,8 +67,8 @@ def test_small_batches_give_the_same_state():
     append(*({"n": n, f"k{n % 3}": n} for n in range(10)))
     catch_up(batch_size=3)
     expected = state_of().state
-    LatestStateProjection().reset()
-    ProjectionCheckpoint.objects.all().delete()
+    rebuild(LatestStateProjection())
+    assert not AggregateState.objects.exists()
     catch_up(batch_size=1000)
     assert state_of().state == expected
 
@@ -92,3 +92,11 @@ def test_run_forever_catches_up_then_stops_when_told():
 
     run_forever(interval=0.01, should_stop=should_stop)
     assert state_of().state == {"n": 1}
+
+
+def test_run_projector_rebuild_replays_from_the_start(capsys):
+    append({"n": 1}, {"n": 2})
+    call_command("run_projector", "--once")
+    AggregateState.objects.update(state={"corrupted": True})
+    call_command("run_projector", "--once", "--rebuild")
+    assert state_of().state == {"n": 2}

@@ -99,6 +99,35 @@ def test_deleted_whole_aggregate(tampered):
     assert chain_break.sequence == 1 and "all 5 events" in chain_break.reason
 
 
+def test_non_canonical_record_text(tampered):
+    store, sql = tampered
+    # A duplicated member: a parser that keeps the last one still sees the original.
+    record, _ = record_of(sql, "a", 2)
+    text = '{"payload":{"n":999},' + canonicalize(record).decode()[1:]
+    sql("UPDATE audit_event SET record = %s WHERE aggregate_id = 'a' AND sequence = 2", (text,))
+    chain_break = only_break(store)
+    assert chain_break.sequence == 2 and "not in canonical form" in chain_break.reason
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [("classification", "public"), ("actor_id", "someone-else"), ("event_type", "Nothing"), ("trace_id", None)],
+)
+def test_indexed_column_changed(tampered, column, value):
+    store, sql = tampered
+    sql(f"UPDATE audit_event SET {column} = %s WHERE aggregate_id = 'a' AND sequence = 4", (value,))
+    chain_break = only_break(store)
+    assert chain_break.sequence == 4 and column in chain_break.reason
+
+
+def test_deleted_last_event_and_its_head(tampered):
+    store, sql = tampered
+    sql("DELETE FROM audit_event WHERE aggregate_id = 'a' AND sequence = 5")
+    sql("DELETE FROM audit_aggregate_head WHERE aggregate_id = 'a'")
+    chain_break = only_break(store)
+    assert "head is missing" in chain_break.reason
+
+
 def test_reordered_events(tampered):
     store, sql = tampered
     sql("UPDATE audit_event SET sequence = 1000 WHERE aggregate_id = 'a' AND sequence = 2")
@@ -118,12 +147,13 @@ def test_inserted_event_with_a_recomputed_hash(tampered):
                   event_id="00000000-0000-4000-8000-000000000001", payload={"n": -1})
     canonical = canonicalize(forged).decode()
     digest = event_hash(previous_hash, canonical.encode())
-    columns = sql("SELECT tenant, aggregate_type, event_type, occurred_at, recorded_at, actor_id, classification "
-                  "FROM audit_event WHERE aggregate_id = 'a' AND sequence = 2").fetchone()
+    columns = sql("SELECT tenant, aggregate_type, event_type, occurred_at, recorded_at, actor_id, classification, "
+                  "trace_id FROM audit_event WHERE aggregate_id = 'a' AND sequence = 2").fetchone()
     sql("INSERT INTO audit_event (event_id, tenant, aggregate_type, aggregate_id, sequence, event_type, occurred_at, "
-        "recorded_at, actor_id, classification, record, hash) VALUES (%s, %s, %s, 'a', 3, %s, %s, %s, %s, %s, %s, %s)",
+        "recorded_at, actor_id, classification, trace_id, record, hash) "
+        "VALUES (%s, %s, %s, 'a', 3, %s, %s, %s, %s, %s, %s, %s, %s)",
         ("00000000000040008000000000000001" if store.connection.vendor == "sqlite" else forged["event_id"],
-         columns[0], columns[1], columns[2], columns[3], columns[4], columns[5], columns[6], canonical, digest))
+         *columns, canonical, digest))
     chain_break = only_break(store)
     assert chain_break.sequence == 4  # the forged event chains; the one after it does not
 

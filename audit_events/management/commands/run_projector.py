@@ -5,7 +5,9 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from audit_events.projections import configured_projections
 from audit_events.projector import catch_up, run_forever
+from audit_events.projector import rebuild as rebuild_projection
 
 
 class Command(BaseCommand):
@@ -14,11 +16,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="catch up, then exit")
         parser.add_argument(
+            "--rebuild", action="store_true",
+            help="first drop every projection's data and replay the feed from the start",
+        )
+        parser.add_argument(
             "--interval", type=float, default=None,
             help="seconds to sleep when idle (default: AUDIT_PROJECTOR_INTERVAL)",
         )
 
-    def handle(self, *args, once=False, interval=None, **options):
+    def handle(self, *args, once=False, rebuild=False, interval=None, **options):
+        if rebuild:
+            for projection in configured_projections():
+                rebuild_projection(projection)
+                self.stderr.write(f"{projection.name}: dropped, replaying from the start")
         if once:
             handled = catch_up()
             for name, count in handled.items():
