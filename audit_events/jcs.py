@@ -10,10 +10,12 @@ fast path never changes a byte; ``tests/audit_events/test_jcs.py`` proves it
 with generated inputs.
 """
 
+import json
+
 import orjson
 import rfc8785
 
-__all__ = ["canonicalize", "canonicalize_reference", "CanonicalizationError"]
+__all__ = ["CanonicalizationError", "canonicalize", "canonicalize_reference", "parse_canonical"]
 
 CanonicalizationError = rfc8785.CanonicalizationError
 
@@ -68,3 +70,15 @@ def canonicalize(value) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError:
         return rfc8785.dumps(value)  # e.g. lone surrogates: the reference refuses them
+
+
+def parse_canonical(text: str | bytes) -> tuple[object, bytes]:
+    """Parse JSON text; return the value and its RFC 8785 canonical form.
+
+    Raises ``ValueError`` for text that is not JSON or has no canonical form.
+    """
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        value = json.loads(text)  # integers beyond 64 bits; or the real parse error
+    return value, canonicalize(value)

@@ -194,11 +194,11 @@ def main() -> None:
         store_rate = bench_store(events, args.batch)
         print(f"store append, demo mix (validate + hash + insert, batches of {args.batch}): "
               f"{store_rate:,.0f} events/s")
+        verify_rate, verified = bench_verify()
+        print(f"verify_chain ({verified:,} events): {verify_rate:,.0f} events/s")
         shaped_rate = bench_store(peer_shaped_events(args.events), args.batch)
         print(f"store append, 100 events per aggregate like the peer (batches of {args.batch}): "
               f"{shaped_rate:,.0f} events/s")
-        verify_rate, verified = bench_verify()
-        print(f"verify_chain ({verified:,} events): {verify_rate:,.0f} events/s")
         if not args.skip_http:
             http_rate = bench_http(events, args.batch, workdir)
             print(f"HTTP ingest (1 gunicorn worker, batches of {args.batch}): {http_rate:,.0f} events/s")

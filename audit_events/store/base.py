@@ -114,8 +114,8 @@ class EventStore(ABC):
     def iter_events(
         self, *, tenant: str | None = None, aggregate: tuple[str, str] | None = None
     ) -> Iterator[StoredEvent]:
-        """Every event, grouped by aggregate and in sequence order within each,
-        with ``indexed`` holding the store's own copies of record fields."""
+        """Every event, each aggregate's in sequence order (aggregates may
+        interleave), with ``indexed`` holding the store's copies of record fields."""
 
     @abstractmethod
     def heads(

@@ -1,5 +1,6 @@
 """The fast canonical encoder is byte-identical to the RFC 8785 reference."""
 
+import json
 import math
 
 import pytest
@@ -68,3 +69,23 @@ def test_known_encodings(value, expected):
 def test_values_outside_jcs_are_refused(bad):
     with pytest.raises((ValueError, TypeError)):
         canonicalize(bad)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(json_values, st.booleans())
+def test_parse_canonical_matches_the_reference_for_any_json_text(value, compact):
+    from audit_events.jcs import parse_canonical
+
+    try:
+        text = json.dumps(value, ensure_ascii=not compact, separators=(",", ":") if compact else None)
+    except ValueError:
+        return  # NaN and infinities are not JSON text
+    try:
+        expected = rfc8785.dumps(json.loads(text))
+    except ValueError:
+        with pytest.raises(ValueError):
+            parse_canonical(text)
+        return
+    parsed, canonical = parse_canonical(text)
+    assert canonical == expected
+    assert parsed == json.loads(text)
