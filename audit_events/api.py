@@ -5,9 +5,9 @@ records are written out as the exact text that was hashed, so a client can
 recompute every hash from the response alone.
 """
 
-import json
 from typing import Literal
 
+import orjson
 from django.http import HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
@@ -59,8 +59,8 @@ class PageQuery(Schema):
 
 
 def json_response(body: dict | str, status: int = 200, **headers) -> HttpResponse:
-    text = body if isinstance(body, str) else json.dumps(body, ensure_ascii=False)
-    response = HttpResponse(text, status=status, content_type="application/json")
+    content = body if isinstance(body, str) else orjson.dumps(body)
+    response = HttpResponse(content, status=status, content_type="application/json")
     for name, value in headers.items():
         response[name.replace("_", "-")] = value
     return response
@@ -179,7 +179,7 @@ def read_aggregate_events(
         '{"events":['
         + ",".join(e.to_json() for e in events)
         + '],"next_after":'
-        + json.dumps(next_after)
+        + ("null" if next_after is None else str(next_after))
         + "}"
     )
     return json_response(body)
