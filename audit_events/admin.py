@@ -93,7 +93,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.register(StoredEvent)
 class StoredEventAdmin(ReadOnlyAdmin):
     list_display = ["recorded_at", "tenant", "aggregate_type", "aggregate_id", "sequence", "event_type", "actor_id", "classification"]
-    list_filter = ["tenant", "classification", "aggregate_type"]
+    list_filter = ["tenant", "classification", "actor_type", "aggregate_type"]
     search_fields = ["=event_id", "=aggregate_id", "=actor_id", "event_type"]
     ordering = ["-position"]
     show_full_result_count = False

@@ -33,6 +33,7 @@ class StoredEvent(models.Model):
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField()
     actor_id = models.CharField(max_length=200)
+    actor_type = models.CharField(max_length=16)
     classification = models.CharField(max_length=16)
     trace_id = models.CharField(max_length=128, null=True, blank=True)
     record = models.TextField()

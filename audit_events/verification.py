@@ -93,6 +93,7 @@ def _indexed_differences(record: dict, indexed: dict) -> list[str]:
         "occurred_at": record.get("occurred_at"),
         "recorded_at": record.get("recorded_at"),
         "actor_id": (record.get("actor") or {}).get("id"),
+        "actor_type": (record.get("actor") or {}).get("type"),
         "classification": record.get("classification"),
         "trace_id": record.get("trace_id"),
     }

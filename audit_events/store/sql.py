@@ -42,6 +42,7 @@ _INDEXED_COLUMNS = (
     "occurred_at",
     "recorded_at",
     "actor_id",
+    "actor_type",
     "classification",
     "trace_id",
 )
@@ -245,6 +246,7 @@ class SQLEventStore(EventStore):
                 prep_time(event.occurred_at, occurred_text),
                 recorded,
                 event.actor.id,
+                event.actor.type,
                 event.classification.value,
                 event.trace_id,
                 record,
@@ -254,10 +256,10 @@ class SQLEventStore(EventStore):
         ]
         columns = (
             "event_id, tenant, aggregate_type, aggregate_id, sequence, event_type, "
-            "occurred_at, recorded_at, actor_id, classification, trace_id, record, hash"
+            "occurred_at, recorded_at, actor_id, actor_type, classification, trace_id, record, hash"
         )
         types = ("uuid", "text", "text", "text", "bigint", "text", "timestamptz",
-                 "timestamptz", "text", "text", "text", "text", "text")
+                 "timestamptz", "text", "text", "text", "text", "text", "text")
         self._insert_rows(f"INSERT INTO {EventRow._meta.db_table} ({columns})", params, types)
 
     def _insert_rows(self, head: str, rows: list[tuple], types: tuple[str, ...], tail: str = "") -> None:
@@ -370,8 +372,9 @@ class SQLEventStore(EventStore):
                         "occurred_at": as_time(row[width + 2]),
                         "recorded_at": as_time(row[width + 3]),
                         "actor_id": row[width + 4],
-                        "classification": row[width + 5],
-                        "trace_id": row[width + 6],
+                        "actor_type": row[width + 5],
+                        "classification": row[width + 6],
+                        "trace_id": row[width + 7],
                     }
                     yield event
 

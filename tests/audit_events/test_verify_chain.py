@@ -111,7 +111,8 @@ def test_non_canonical_record_text(tampered):
 
 @pytest.mark.parametrize(
     "column, value",
-    [("classification", "public"), ("actor_id", "someone-else"), ("event_type", "Nothing"), ("trace_id", None)],
+    [("classification", "public"), ("actor_id", "someone-else"), ("actor_type", "system"),
+     ("event_type", "Nothing"), ("trace_id", None)],
 )
 def test_indexed_column_changed(tampered, column, value):
     store, sql = tampered
@@ -147,11 +148,11 @@ def test_inserted_event_with_a_recomputed_hash(tampered):
                   event_id="00000000-0000-4000-8000-000000000001", payload={"n": -1})
     canonical = canonicalize(forged).decode()
     digest = event_hash(previous_hash, canonical.encode())
-    columns = sql("SELECT tenant, aggregate_type, event_type, occurred_at, recorded_at, actor_id, classification, "
-                  "trace_id FROM audit_event WHERE aggregate_id = 'a' AND sequence = 2").fetchone()
+    columns = sql("SELECT tenant, aggregate_type, event_type, occurred_at, recorded_at, actor_id, actor_type, "
+                  "classification, trace_id FROM audit_event WHERE aggregate_id = 'a' AND sequence = 2").fetchone()
     sql("INSERT INTO audit_event (event_id, tenant, aggregate_type, aggregate_id, sequence, event_type, occurred_at, "
-        "recorded_at, actor_id, classification, trace_id, record, hash) "
-        "VALUES (%s, %s, %s, 'a', 3, %s, %s, %s, %s, %s, %s, %s, %s)",
+        "recorded_at, actor_id, actor_type, classification, trace_id, record, hash) "
+        "VALUES (%s, %s, %s, 'a', 3, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
         ("00000000000040008000000000000001" if store.connection.vendor == "sqlite" else forged["event_id"],
          *columns, canonical, digest))
     chain_break = only_break(store)
