@@ -131,6 +131,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "ninja",
     "audit_events",
+    "portal.access",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+"""Attribute-based access control: policies, the engine, and what it compiles to."""

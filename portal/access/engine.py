@@ -1,0 +1,225 @@
+"""The policy engine: one compilation, several outputs.
+
+For a subject and an action the engine compiles the subject's policies once
+(subject attributes resolved, conditions turned into predicates) and yields
+both a per-event decision with its reasons and a Django ``Q`` that selects
+exactly the events the decision allows, so that lists, counts and pages never
+include an event a single read would refuse. Default deny; a matching deny
+overrides every allow. A condition whose subject attribute is missing or of
+the wrong kind fails closed: it never lets an allow match and always lets a
+deny match.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Mapping
+
+from django.db.models import Q
+
+from .policy import CLASSIFICATIONS, SUBJECT_PREFIX, ConditionSpec, PolicySpec, Subject
+
+__all__ = ["CompiledPolicy", "Decision", "compile_policies", "decide", "event_attributes", "q_filter"]
+
+_RANK = {name: rank for rank, name in enumerate(CLASSIFICATIONS)}
+MATCH_ALL = Q(pk__isnull=False)
+MATCH_NONE = Q(pk__in=[])
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer for one event, and why."""
+
+    allowed: bool
+    reasons: tuple[str, ...]
+
+    def __bool__(self):
+        return self.allowed
+
+
+class _Unknown:
+    """A subject attribute that could not be resolved (fails closed)."""
+
+    def __init__(self, why: str):
+        self.why = why
+
+
+@dataclass(frozen=True)
+class _Condition:
+    attr: str
+    op: str
+    value: Any  # resolved literal, or _Unknown
+    text: str
+
+    def holds(self, attrs: Mapping[str, str]) -> bool | None:
+        """True/False, or None when the value is unknown."""
+        if isinstance(self.value, _Unknown):
+            return None
+        actual = attrs.get(self.attr)
+        if actual is None:
+            return False
+        op, value = self.op, self.value
+        if op == "eq":
+            return actual == value
+        if op == "in":
+            return actual in value
+        if op == "not_in":
+            return actual not in value
+        if op == "prefix":
+            return actual.startswith(value)
+        if op == "lte":
+            return actual in _RANK and _RANK[actual] <= _RANK[value]
+        return actual in _RANK and _RANK[actual] >= _RANK[value]  # gte
+
+    def q(self, fields: Mapping[str, str]) -> Q | None:
+        """The condition as a filter, or None when the value is unknown."""
+        if isinstance(self.value, _Unknown):
+            return None
+        column, op, value = fields[self.attr], self.op, self.value
+        if op == "eq":
+            return Q(**{column: value})
+        if op == "in":
+            return Q(**{f"{column}__in": value}) if value else MATCH_NONE
+        if op == "not_in":
+            return ~Q(**{f"{column}__in": value}) if value else MATCH_ALL
+        if op == "prefix":
+            return Q(**{f"{column}__exactprefix": value})
+        bound = _RANK[value]
+        if op == "lte":
+            levels = [c for c in CLASSIFICATIONS if _RANK[c] <= bound]
+        else:
+            levels = [c for c in CLASSIFICATIONS if _RANK[c] >= bound]
+        return Q(**{f"{column}__in": levels})
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    effect: str
+    label: str
+    conditions: tuple[_Condition, ...] = field(default_factory=tuple)
+
+    def matches(self, attrs: Mapping[str, str]) -> bool:
+        results = [c.holds(attrs) for c in self.conditions]
+        if self.effect == "deny":  # unknown counts as a match: fail closed
+            return all(r is None or r for r in results)
+        return all(r is True for r in results)
+
+    def q(self, fields: Mapping[str, str]) -> Q:
+        combined = MATCH_ALL
+        for condition in self.conditions:
+            part = condition.q(fields)
+            if part is None:
+                if self.effect == "allow":
+                    return MATCH_NONE
+                continue  # a deny with an unknown condition ignores that condition
+            combined &= part
+        return combined
+
+
+def _resolve(condition: ConditionSpec, subject: Subject) -> Any:
+    value = condition.value
+    if not (isinstance(value, str) and value.startswith(SUBJECT_PREFIX)):
+        return value
+    name = value[len(SUBJECT_PREFIX):]
+    try:
+        resolved = subject.attribute(name)
+    except KeyError:
+        return _Unknown(f"subject has no attribute {name!r}")
+    if condition.op in ("in", "not_in"):
+        if isinstance(resolved, (list, tuple)) and all(isinstance(v, str) for v in resolved):
+            return list(resolved)
+        if isinstance(resolved, str):
+            return [resolved]
+        return _Unknown(f"subject.{name} is not a list of strings")
+    if not isinstance(resolved, str):
+        return _Unknown(f"subject.{name} is not a string")
+    if condition.op in ("lte", "gte") and resolved not in _RANK:
+        return _Unknown(f"subject.{name} is not a classification")
+    return resolved
+
+
+def compile_policies(subject: Subject, action: str, *, now: datetime) -> list[CompiledPolicy]:
+    """The subject's policies that govern ``action`` now, with attributes resolved."""
+    compiled = []
+    for index, policy in enumerate(subject.policies):
+        if not policy.in_force(now):
+            continue
+        if action not in policy.actions and "*" not in policy.actions:
+            continue
+        conditions = tuple(
+            _Condition(c.attr, c.op, _resolve(c, subject), f"{c.attr} {c.op} {c.value!r}")
+            for c in policy.conditions
+        )
+        compiled.append(CompiledPolicy(policy.effect, policy.label or f"policy {index + 1}", conditions))
+    return compiled
+
+
+def decide(subject: Subject, action: str, attrs: Mapping[str, str], *, now: datetime) -> Decision:
+    """May ``subject`` perform ``action`` on the event with attributes ``attrs``?"""
+    policies = compile_policies(subject, action, now=now)
+    allows = [p for p in policies if p.effect == "allow" and p.matches(attrs)]
+    denies = [p for p in policies if p.effect == "deny" and p.matches(attrs)]
+    if denies:
+        return Decision(False, tuple(f"denied by {p.label} ({_describe(p)})" for p in denies))
+    if allows:
+        return Decision(True, tuple(f"allowed by {p.label} ({_describe(p)})" for p in allows))
+    governing = [p for p in policies if p.effect == "allow"]
+    if not governing:
+        return Decision(False, (f"no policy grants {action!r} (default deny)",))
+    reasons = []
+    for policy in governing:
+        failed = [c for c in policy.conditions if c.holds(attrs) is not True]
+        reasons.append(
+            f"{policy.label} does not apply: "
+            + "; ".join(_why_not(c, attrs) for c in failed)
+        )
+    return Decision(False, tuple(reasons))
+
+
+def q_filter(
+    subject: Subject, action: str, *, now: datetime, fields: Mapping[str, str] | None = None
+) -> Q:
+    """A filter selecting exactly the events ``decide`` allows.
+
+    ``fields`` maps event attributes to the model's field names (the events
+    table by default).
+    """
+    fields = fields or {name: name for name in _ATTRIBUTE_NAMES}
+    policies = compile_policies(subject, action, now=now)
+    allowed = MATCH_NONE
+    for policy in (p for p in policies if p.effect == "allow"):
+        allowed |= policy.q(fields)
+    for policy in (p for p in policies if p.effect == "deny"):
+        allowed &= ~policy.q(fields)
+    return allowed
+
+
+def event_attributes(record: Mapping[str, Any]) -> dict[str, str]:
+    """The attributes policies test, taken from a stored record."""
+    actor = record.get("actor") or {}
+    return {
+        "tenant": record.get("tenant"),
+        "aggregate_type": record.get("aggregate_type"),
+        "aggregate_id": record.get("aggregate_id"),
+        "event_type": record.get("event_type"),
+        "classification": record.get("classification"),
+        "actor_id": actor.get("id"),
+        "actor_type": actor.get("type"),
+    }
+
+
+_ATTRIBUTE_NAMES = (
+    "tenant", "aggregate_type", "aggregate_id", "event_type",
+    "classification", "actor_id", "actor_type",
+)
+
+
+def _describe(policy: CompiledPolicy) -> str:
+    return " and ".join(c.text for c in policy.conditions) or "no conditions"
+
+
+def _why_not(condition: _Condition, attrs: Mapping[str, str]) -> str:
+    if isinstance(condition.value, _Unknown):
+        return f"{condition.text}: {condition.value.why}"
+    return f"{condition.text} is false for {condition.attr}={attrs.get(condition.attr)!r}"
+
+

@@ -1,0 +1,99 @@
+"""Roles, their policies, and the attributes of each user (the subject)."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from pydantic import ValidationError as SpecError
+
+from .policy import CLASSIFICATIONS, PolicySpec
+
+__all__ = ["Policy", "Role", "SubjectAttributes"]
+
+
+class Role(models.Model):
+    """A named set of policies, given to users by admins."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="access_roles", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Policy(models.Model):
+    """One allow or deny rule of a role (validated as a ``PolicySpec``)."""
+
+    role = models.ForeignKey(Role, on_delete=models.CASCADE, related_name="policies")
+    effect = models.CharField(max_length=5, choices=[("allow", "allow"), ("deny", "deny")])
+    actions = models.JSONField(help_text='e.g. ["search", "view_event"] or ["*"]')
+    conditions = models.JSONField(
+        default=list, blank=True,
+        help_text='e.g. [{"attr": "tenant", "op": "in", "value": "subject.tenants"}]',
+    )
+    valid_from = models.DateTimeField(null=True, blank=True)
+    valid_until = models.DateTimeField(null=True, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name_plural = "policies"
+        ordering = ["role__name", "pk"]
+
+    def __str__(self):
+        return f"{self.role}: {self.effect} {', '.join(self.actions or [])}"
+
+    def spec(self) -> PolicySpec:
+        """The policy as the engine reads it (raises pydantic's error if invalid)."""
+        return PolicySpec(
+            effect=self.effect,
+            actions=self.actions,
+            conditions=self.conditions or [],
+            valid_from=self.valid_from,
+            valid_until=self.valid_until,
+            label=f"{self.role.name}#{self.pk}" + (f" {self.description}" if self.description else ""),
+        )
+
+    def clean(self):
+        try:
+            PolicySpec(
+                effect=self.effect, actions=self.actions, conditions=self.conditions or [],
+                valid_from=self.valid_from, valid_until=self.valid_until,
+            )
+        except SpecError as exc:
+            raise ValidationError(
+                "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors(include_url=False)
+                )
+            ) from None
+
+
+class SubjectAttributes(models.Model):
+    """What a user is, for policies: tenants, clearance, departments, PII entitlement."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_attributes")
+    tenants = models.JSONField(default=list, blank=True)
+    clearance = models.CharField(
+        max_length=16, choices=[(c, c) for c in CLASSIFICATIONS], default="public"
+    )
+    departments = models.JSONField(default=list, blank=True)
+    pii = models.BooleanField("personal data access", default=False)
+    extra = models.JSONField(default=dict, blank=True, help_text="Free-form attributes, e.g. {\"region\": \"eu\"}")
+
+    class Meta:
+        verbose_name = "subject attributes"
+        verbose_name_plural = "subject attributes"
+
+    def __str__(self):
+        return f"attributes of {self.user}"
+
+    def clean(self):
+        for name in ("tenants", "departments"):
+            value = getattr(self, name)
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ValidationError({name: "must be a list of strings"})
+        if not isinstance(self.extra, dict):
+            raise ValidationError({"extra": "must be a JSON object"})

@@ -1,0 +1,46 @@
+"""Reads of access data: the subject a user is."""
+
+import logging
+
+from pydantic import ValidationError
+
+from .models import Policy, SubjectAttributes
+from .policy import PolicySpec, Subject
+
+log = logging.getLogger(__name__)
+
+__all__ = ["subject_for"]
+
+
+def subject_for(user) -> Subject:
+    """The ``Subject`` for a Django user: attributes and role policies (none if anonymous)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return Subject(username="")
+    attributes = SubjectAttributes.objects.filter(user=user).first()
+    policies = tuple(
+        _spec_or_deny_all(policy)
+        for policy in Policy.objects.filter(role__members=user).select_related("role").order_by("pk")
+    )
+    if attributes is None:
+        return Subject(username=user.get_username(), policies=policies)
+    return Subject(
+        username=user.get_username(),
+        tenants=tuple(attributes.tenants),
+        clearance=attributes.clearance,
+        departments=tuple(attributes.departments),
+        pii=attributes.pii,
+        extra=dict(attributes.extra),
+        policies=policies,
+    )
+
+
+def _spec_or_deny_all(policy: Policy) -> PolicySpec:
+    # A stored policy that no longer validates (edited outside the admin) must
+    # not widen access by being skipped: it denies everything until fixed.
+    try:
+        return policy.spec()
+    except ValidationError as exc:
+        log.error("policy %s of role %s is invalid and denies everything: %s", policy.pk, policy.role, exc)
+        return PolicySpec(
+            effect="deny", actions=["*"], label=f"{policy.role.name}#{policy.pk} (invalid: denies all)"
+        )
