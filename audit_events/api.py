@@ -18,6 +18,8 @@ from .ingest import IngestError, parse_events
 from .jcs import CanonicalizationError
 from .schema import MAX_BATCH_EVENTS
 from .store import AppendConflictError
+from portal.access.auth import READ_AUTH
+from portal.access.readers import reader_for
 
 router = Router(tags=["events"])
 
@@ -144,40 +146,47 @@ def append_events(request):
 
 @router.get(
     "/events/{event_id}",
-    auth=PublisherKeyAuth(),
+    auth=READ_AUTH,
     response={200: dict, 401: ErrorOut, 404: ErrorOut},
     summary="Read one event",
+    description=(
+        "Publishers read their tenants' events exactly as hashed. People (personal "
+        "token or session) read what their policies allow, with personal data masked "
+        "unless they may see it. Anything else answers 404."
+    ),
 )
 def read_event(request, event_id: str):
-    event = selectors.event_for_publisher(key=request.auth, event_id=event_id)
+    reader = reader_for(request.auth, request)
+    event = selectors.event_for(reader=reader, event_id=event_id)
     if event is None:
         return json_response({"detail": f"event {event_id} not found"}, 404)
-    return json_response(event.to_json())
+    return json_response(reader.render(event))
 
 
 @router.get(
     "/aggregates/{tenant}/{aggregate_type}/{aggregate_id}/events",
-    auth=PublisherKeyAuth(),
+    auth=READ_AUTH,
     response={200: AggregateEventsOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
     summary="Read an aggregate's events in order",
 )
 def read_aggregate_events(
     request, tenant: str, aggregate_type: str, aggregate_id: str, page: Query[PageQuery]
 ):
-    events = selectors.aggregate_events_for_publisher(
-        key=request.auth,
+    reader = reader_for(request.auth, request)
+    found = selectors.aggregate_events_for(
+        reader=reader,
         tenant=tenant,
         aggregate_type=aggregate_type,
         aggregate_id=aggregate_id,
         after=page.after,
         limit=page.limit,
     )
-    if events is None:
+    if found is None:
         return json_response({"detail": "aggregate not found"}, 404)
-    next_after = events[-1].sequence if len(events) == page.limit else None
+    events, next_after = found
     body = (
         '{"events":['
-        + ",".join(e.to_json() for e in events)
+        + ",".join(reader.render(e) for e in events)
         + '],"next_after":'
         + ("null" if next_after is None else str(next_after))
         + "}"

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 __all__ = [
     "AggregateHead",
+    "BearerSecret",
     "AggregateState",
     "ProjectionCheckpoint",
     "PublisherKey",
@@ -75,35 +76,31 @@ class AggregateHead(models.Model):
         indexes = [models.Index(fields=["tenant"], name="audit_head_tenant")]
 
 
-class PublisherKey(models.Model):
-    """A bearer key with which an application publishes events for its tenants.
+class BearerSecret(models.Model):
+    """A bearer credential of which only a SHA-256 of the secret is kept.
 
-    Only a SHA-256 of the secret is kept: the secret has 256 random bits, so a
-    slow password hash would add latency to every request and no safety.
+    Secrets carry 256 random bits, so a slow password hash would add latency
+    to every request and no safety. A secret reads ``<PREFIX>_<key_id>_<random>``:
+    the key id finds the row, the digest comparison (constant time) proves it.
     """
 
-    PREFIX = "ak"
+    PREFIX = ""
 
-    name = models.CharField(max_length=100, unique=True)
     key_id = models.CharField(max_length=16, unique=True, editable=False)
     secret_hash = models.CharField(max_length=64, editable=False)
-    tenants = models.JSONField(default=list, help_text="Tenants this key may write and read.")
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        db_table = "audit_publisher_key"
-
-    def __str__(self):
-        return self.name
+        abstract = True
 
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
 
     def issue_secret(self) -> str:
-        """Give the key a new secret and return it; only its hash is stored."""
+        """Give the credential a new secret and return it; only its hash is stored."""
         self.key_id = secrets.token_hex(6)
         secret = f"{self.PREFIX}_{self.key_id}_{secrets.token_urlsafe(32)}"
         self.secret_hash = hashlib.sha256(secret.encode()).hexdigest()
@@ -112,6 +109,36 @@ class PublisherKey(models.Model):
     def matches(self, secret: str) -> bool:
         digest = hashlib.sha256(secret.encode()).hexdigest()
         return secrets.compare_digest(digest, self.secret_hash)
+
+    @classmethod
+    def authenticate(cls, secret: str):
+        """The active credential whose secret this is, or ``None``."""
+        parts = secret.split("_", 2)
+        if len(parts) != 3 or parts[0] != cls.PREFIX:
+            return None
+        found = cls.objects.filter(key_id=parts[1], revoked_at__isnull=True).first()
+        if found is None or not found.matches(secret):
+            return None
+        now = timezone.now()
+        # One write a minute at most: the timestamp is for people, not for auditing.
+        if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 60:
+            type(found).objects.filter(pk=found.pk).update(last_used_at=now)
+        return found
+
+
+class PublisherKey(BearerSecret):
+    """A bearer key with which an application publishes events for its tenants."""
+
+    PREFIX = "ak"
+
+    name = models.CharField(max_length=100, unique=True)
+    tenants = models.JSONField(default=list, help_text="Tenants this key may write and read.")
+
+    class Meta:
+        db_table = "audit_publisher_key"
+
+    def __str__(self):
+        return self.name
 
 
 class ProjectionCheckpoint(models.Model):

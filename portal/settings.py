@@ -202,3 +202,6 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+# -- sign-in hardening (lockout, TOTP) ---------------------------------------
+# (filled in by the sign-in work of the access-control issue)

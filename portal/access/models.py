@@ -5,9 +5,11 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from pydantic import ValidationError as SpecError
 
+from audit_events.models import BearerSecret
+
 from .policy import CLASSIFICATIONS, PolicySpec
 
-__all__ = ["Policy", "Role", "SubjectAttributes"]
+__all__ = ["Policy", "Role", "SubjectAttributes", "UserToken"]
 
 
 class Role(models.Model):
@@ -97,3 +99,18 @@ class SubjectAttributes(models.Model):
                 raise ValidationError({name: "must be a list of strings"})
         if not isinstance(self.extra, dict):
             raise ValidationError({"extra": "must be a JSON object"})
+
+
+class UserToken(BearerSecret):
+    """A personal API token: reads with its user's own access, nothing more."""
+
+    PREFIX = "ut"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. 'reporting script'.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.user}: {self.name}"

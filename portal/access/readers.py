@@ -1,0 +1,77 @@
+"""The two kinds of reader: publishers (by tenant) and people (by policy)."""
+
+from datetime import datetime
+
+import orjson
+from django.utils import timezone
+
+from audit_events.models import PublisherKey
+from audit_events.readers import Reader
+from audit_events.schema import RESERVED_TENANT_PREFIX
+from audit_events.store import StoredEvent
+
+from .audit import record_access
+from .engine import decide, event_attributes
+from .masking import mask_record
+from .policy import Subject
+from .selectors import subject_for
+
+__all__ = ["PublisherReader", "UserReader", "reader_for"]
+
+
+class PublisherReader(Reader):
+    """A publisher key reads its own tenants' events, exactly as stored."""
+
+    def __init__(self, key: PublisherKey, request=None):
+        self.key = key
+        self.request = request
+
+    def may_read(self, action: str, event: StoredEvent) -> bool:
+        # Portal tenants stay out of reach even if a key were edited to hold one.
+        return event.tenant in self.key.tenants and not event.tenant.startswith(RESERVED_TENANT_PREFIX)
+
+    def render(self, event: StoredEvent) -> str:
+        return event.to_json()
+
+    def audit(self, kind: str, *, target: dict, details: dict | None = None) -> None:
+        record_access(
+            kind, request=self.request, username=f"key-{self.key.key_id}", actor_type="service",
+            target=target, details={**(details or {}), "publisher_key": self.key.name},
+        )
+
+
+class UserReader(Reader):
+    """A person reads what their policies allow; personal data stays masked
+    unless they hold ``view_pii`` for the event and their ``pii`` attribute is set.
+    """
+
+    def __init__(self, user, request=None, *, now: datetime | None = None, via: str = "api"):
+        self.user = user
+        self.request = request
+        self.subject: Subject = subject_for(user)
+        self.now = now or timezone.now()
+        self.via = via
+
+    def may_read(self, action: str, event: StoredEvent) -> bool:
+        return decide(self.subject, action, event_attributes(event.record), now=self.now).allowed
+
+    def may_see_pii(self, event: StoredEvent) -> bool:
+        return self.subject.pii and decide(
+            self.subject, "view_pii", event_attributes(event.record), now=self.now
+        ).allowed
+
+    def render(self, event: StoredEvent) -> str:
+        if not event.record.get("pii") or self.may_see_pii(event):
+            return event.to_json()
+        return orjson.dumps({**mask_record(event.record), "hash": event.hash}).decode()
+
+    def audit(self, kind: str, *, target: dict, details: dict | None = None) -> None:
+        record_access(kind, user=self.user, request=self.request, target=target,
+                      details={**(details or {}), "via": self.via})
+
+
+def reader_for(principal, request=None) -> Reader:
+    """The reader for whatever authenticated the request."""
+    if isinstance(principal, PublisherKey):
+        return PublisherReader(principal, request)
+    return UserReader(principal, request)
