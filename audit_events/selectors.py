@@ -13,6 +13,8 @@ def event_for(*, reader: Reader, event_id: str) -> StoredEvent | None:
     """The event if the reader may view it; ``None`` otherwise (answered as 404)."""
     event = get_event_store().get(event_id)
     if event is None or not reader.may_read("view_event", event):
+        # Logged alike whether or not the event exists: probing is worth seeing.
+        reader.audit("ReadRefused", target={"event_id": str(event_id)}, details={"action": "view_event"})
         return None
     reader.audit("EventViewed", target=_target(event) | {"event_id": event.record["event_id"]})
     return event
@@ -42,6 +44,11 @@ def aggregate_events_for(
             at_end = True
             break
     if not visible and not _any_visible(reader, store, tenant, aggregate_type, aggregate_id):
+        reader.audit(
+            "ReadRefused",
+            target={"tenant": tenant, "aggregate_type": aggregate_type, "aggregate_id": aggregate_id},
+            details={"action": "view_timeline"},
+        )
         return None
     reader.audit(
         "TimelineViewed",

@@ -137,6 +137,14 @@ def _resolve(condition: ConditionSpec, subject: Subject) -> Any:
     return resolved
 
 
+def _compile_condition(condition: ConditionSpec, subject: Subject) -> _Condition:
+    value = _resolve(condition, subject)
+    text = f"{condition.attr} {condition.op} {condition.value!r}"
+    if value is not condition.value and not isinstance(value, _Unknown):
+        text = f"{condition.attr} {condition.op} {condition.value} (= {value!r})"
+    return _Condition(condition.attr, condition.op, value, text)
+
+
 def compile_policies(subject: Subject, action: str, *, now: datetime) -> list[CompiledPolicy]:
     """The subject's policies that govern ``action`` now, with attributes resolved."""
     compiled = []
@@ -145,10 +153,7 @@ def compile_policies(subject: Subject, action: str, *, now: datetime) -> list[Co
             continue
         if action not in policy.actions and "*" not in policy.actions:
             continue
-        conditions = tuple(
-            _Condition(c.attr, c.op, _resolve(c, subject), f"{c.attr} {c.op} {c.value!r}")
-            for c in policy.conditions
-        )
+        conditions = tuple(_compile_condition(c, subject) for c in policy.conditions)
         compiled.append(CompiledPolicy(policy.effect, policy.label or f"policy {index + 1}", conditions))
     return compiled
 

@@ -1,0 +1,249 @@
+"""Admin for roles, policies, people's attributes and tokens, and the policy simulator.
+
+Every change made here is also an ``AccessChanged`` event in the access audit:
+the admin's own log (``LogEntry``) lives in a mutable table, the audit does not.
+"""
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
+
+from audit_events.admin import PublisherKeyAdmin
+from audit_events.models import PublisherKey
+from audit_events.store import get_event_store
+
+from .audit import record_access
+from .engine import decide, event_attributes
+from .models import Policy, Role, SubjectAttributes, UserToken
+from .policy import ACTIONS
+from .selectors import subject_for
+
+
+class AuditedAdminMixin:
+    """Mirror the admin's change log into the access audit."""
+
+    def _audit(self, request, obj, action, message=""):
+        record_access(
+            "AccessChanged",
+            user=request.user,
+            request=request,
+            target={"model": obj._meta.label, "object": str(obj), "pk": str(obj.pk)},
+            details={"action": action, "change": _message_text(message)},
+        )
+
+    def log_addition(self, request, obj, message):
+        self._audit(request, obj, "added", message)
+        return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        self._audit(request, obj, "changed", message)
+        return super().log_change(request, obj, message)
+
+    def log_deletions(self, request, queryset):
+        for obj in queryset:
+            self._audit(request, obj, "deleted")
+        return super().log_deletions(request, queryset)
+
+
+def _message_text(message) -> str:
+    if isinstance(message, list):
+        return json.dumps(message)
+    return str(message or "")
+
+
+class PolicyInline(admin.StackedInline):
+    model = Policy
+    extra = 0
+    fields = ["effect", "actions", "conditions", "valid_from", "valid_until", "description"]
+
+
+@admin.register(Role)
+class RoleAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "description", "member_count", "policy_count"]
+    search_fields = ["name"]
+    filter_horizontal = ["members"]
+    inlines = [PolicyInline]
+
+    @admin.display(description="members")
+    def member_count(self, obj):
+        return obj.members.count()
+
+    @admin.display(description="policies")
+    def policy_count(self, obj):
+        return obj.policies.count()
+
+    def get_urls(self):
+        urls = [
+            path("simulate/", self.admin_site.admin_view(self.simulator_view), name="access_role_simulate"),
+        ]
+        return urls + super().get_urls()
+
+    def simulator_view(self, request):
+        """Pick a user and an event (by id, or pasted): see the decision and why."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = SimulatorForm(request.POST or None)
+        results = None
+        if request.method == "POST" and form.is_valid():
+            user, attrs, actions = form.cleaned_data["user"], form.event_attrs, form.cleaned_data["actions"]
+            subject = subject_for(user)
+            now = timezone.now()
+            results = [
+                {"action": action, "decision": decide(subject, action, attrs, now=now)} for action in actions
+            ]
+            pii = decide(subject, "view_pii", attrs, now=now).allowed and subject.pii
+            results.append({"action": "personal data shown", "decision": None, "pii": pii, "attribute": subject.pii})
+            record_access(
+                "PolicySimulated", user=request.user, request=request,
+                target={"user": user.get_username(), **attrs}, details={"actions": actions},
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Policy simulator",
+            "form": form,
+            "results": results,
+        }
+        return TemplateResponse(request, "admin/access/role/simulate.html", context)
+
+
+class SimulatorForm(forms.Form):
+    user = forms.ModelChoiceField(queryset=get_user_model().objects.order_by("username"))
+    event_id = forms.UUIDField(required=False, help_text="A stored event…")
+    event_json = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 8, "cols": 80}),
+        help_text="…or paste an event (its tenant, aggregate_type, aggregate_id, event_type, classification and actor are used).",
+    )
+    actions = forms.MultipleChoiceField(
+        choices=[(a, a) for a in ACTIONS], initial=["view_event"], widget=forms.CheckboxSelectMultiple
+    )
+
+    def clean(self):
+        data = super().clean()
+        event_id, text = data.get("event_id"), (data.get("event_json") or "").strip()
+        if bool(event_id) == bool(text):
+            raise forms.ValidationError("Give either an event id or a pasted event, not both.")
+        if event_id:
+            stored = get_event_store().get(str(event_id))
+            if stored is None:
+                raise forms.ValidationError({"event_id": "No stored event has this id."})
+            record = stored.record
+        else:
+            try:
+                record = json.loads(text)
+            except ValueError as exc:
+                raise forms.ValidationError({"event_json": f"Not valid JSON: {exc}"})
+            if not isinstance(record, dict):
+                raise forms.ValidationError({"event_json": "Paste a JSON object."})
+        self.event_attrs = {k: v for k, v in event_attributes(record).items()}
+        missing = [k for k, v in self.event_attrs.items() if not isinstance(v, str)]
+        if missing:
+            raise forms.ValidationError({"event_json": f"The event lacks: {', '.join(missing)}."})
+        return data
+
+
+class SubjectAttributesInline(admin.StackedInline):
+    model = SubjectAttributes
+    can_delete = False
+    fields = ["tenants", "clearance", "departments", "pii", "extra"]
+    verbose_name_plural = "access attributes"
+
+
+class RoleMembershipInline(admin.TabularInline):
+    model = Role.members.through
+    extra = 0
+    verbose_name = "role"
+    verbose_name_plural = "roles"
+
+
+User = get_user_model()
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class PortalUserAdmin(AuditedAdminMixin, UserAdmin):
+    inlines = [SubjectAttributesInline, RoleMembershipInline]
+    list_display = ["username", "email", "is_staff", "is_active", "tenant_list", "clearance", "pii"]
+
+    @admin.display(description="tenants")
+    def tenant_list(self, obj):
+        attributes = getattr(obj, "access_attributes", None)
+        return ", ".join(attributes.tenants) if attributes else ""
+
+    @admin.display(description="clearance")
+    def clearance(self, obj):
+        attributes = getattr(obj, "access_attributes", None)
+        return attributes.clearance if attributes else "public"
+
+    @admin.display(description="personal data", boolean=True)
+    def pii(self, obj):
+        attributes = getattr(obj, "access_attributes", None)
+        return bool(attributes and attributes.pii)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("access_attributes")
+
+
+@admin.register(UserToken)
+class UserTokenAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """People manage their own tokens; superusers see everyone's."""
+
+    list_display = ["name", "user", "key_id", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request):
+        tokens = super().get_queryset(request).select_related("user")
+        return tokens if request.user.is_superuser else tokens.filter(user=request.user)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request) and (obj is None or obj.user_id == request.user.pk or request.user.is_superuser)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoke: the token's id stays meaningful in the audit
+
+    def save_model(self, request, obj, form, change):
+        obj.user = request.user
+        obj._new_secret = obj.issue_secret()
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        context = {**self.admin_site.each_context(request), "opts": self.opts, "token": obj,
+                   "secret": obj._new_secret, "title": "Personal API token created"}
+        response = TemplateResponse(request, "admin/access/usertoken/secret.html", context)
+        add_never_cache_headers(response)
+        return response
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset.filter(revoked_at__isnull=True):
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+            self._audit(request, token, "revoked")
+        self.message_user(request, "Revoked.", messages.SUCCESS)
+
+
+# Publisher keys are access data too: audit their changes the same way.
+admin.site.unregister(PublisherKey)
+
+
+@admin.register(PublisherKey)
+class AuditedPublisherKeyAdmin(AuditedAdminMixin, PublisherKeyAdmin):
+    pass

@@ -1,0 +1,169 @@
+"""Reads by people: without permission, with permission, with a constrained permission.
+
+Out of scope always answers 404 (never 403: no existence leak); personal
+data is masked unless the reader may see it; every read is in the access audit.
+"""
+
+import json
+
+import pytest
+
+from audit_events.hashing import record_hash
+from audit_events.models import StoredEvent
+from tests.conftest import ApiClient
+
+pytestmark = pytest.mark.django_db
+
+
+def audit_kinds():
+    return list(
+        StoredEvent.objects.filter(tenant="_portal").order_by("position").values_list("event_type", flat=True)
+    )
+
+
+@pytest.fixture
+def as_user(client, token_for):
+    def api(user):
+        return ApiClient(client, token_for(user))
+
+    return api
+
+
+def test_without_credentials_is_401(client, events):
+    event_id = events["acme"][0].event_id
+    assert ApiClient(client, None).get(f"/api/v1/events/{event_id}").status_code == 401
+    assert ApiClient(client, "ut_000000000000_nope").get(f"/api/v1/events/{event_id}").status_code == 401
+
+
+def test_without_permission_is_404(make_person, as_user, events):
+    nobody = make_person("nobody", tenants=["acme"], policies=[])
+    api = as_user(nobody)
+    assert api.get(f"/api/v1/events/{events['acme'][0].event_id}").status_code == 404
+    assert api.get("/api/v1/aggregates/acme/Account/acc-1/events").status_code == 404
+
+
+def test_with_permission_reads_exactly_as_hashed(make_person, as_user, events):
+    auditor = make_person("auditor", tenants=["acme"])
+    response = as_user(auditor).get(f"/api/v1/events/{events['acme'][0].event_id}")
+    assert response.status_code == 200
+    body = json.loads(response.content)
+    assert body["payload"]["holder"]["name"] == "Ann Secret-Name"
+    assert record_hash(body) == body["hash"]
+    page = as_user(auditor).get("/api/v1/aggregates/acme/Account/acc-1/events").json()
+    assert [e["sequence"] for e in page["events"]] == [1, 2]
+
+
+def test_constrained_permission_is_404_for_other_tenant_and_above_clearance(make_person, as_user, events):
+    auditor = make_person("auditor", tenants=["acme"], clearance="confidential")
+    api = as_user(auditor)
+    assert api.get(f"/api/v1/events/{events['globex'][0].event_id}").status_code == 404
+    assert api.get(f"/api/v1/events/{events['acme'][1].event_id}").status_code == 404  # restricted
+    assert api.get(f"/api/v1/events/{events['acme'][0].event_id}").status_code == 200
+    assert api.get("/api/v1/aggregates/globex/Account/g-1/events").status_code == 404
+    page = api.get("/api/v1/aggregates/acme/Account/acc-1/events").json()
+    assert [e["sequence"] for e in page["events"]] == [1]
+
+
+def test_parameter_tampering_returns_nothing_of_another_tenant(make_person, as_user, events):
+    auditor = make_person("auditor", tenants=["acme"])
+    api = as_user(auditor)
+    for path in [
+        "/api/v1/aggregates/globex/Account/g-1/events",
+        "/api/v1/aggregates/globex/Account/g-1/events?after=0&limit=1000",
+        "/api/v1/aggregates/globex/Account/g-1/events?after=5",  # probing past the end
+        "/api/v1/aggregates/_portal/User/auditor/events",
+    ]:
+        response = api.get(path)
+        assert response.status_code == 404, path
+        assert b"Gus" not in response.content
+
+
+def test_masked_values_never_appear_in_any_response(make_person, as_user, events):
+    reader = make_person("reader", tenants=["acme", "globex"], pii=False)
+    api = as_user(reader)
+    bodies = [
+        api.get(f"/api/v1/events/{events['acme'][0].event_id}").content,
+        api.get(f"/api/v1/events/{events['globex'][0].event_id}").content,
+        api.get("/api/v1/aggregates/acme/Account/acc-1/events").content,
+    ]
+    for body in bodies:
+        assert b"Secret-Name" not in body and b"Gus Hidden" not in body
+    assert json.loads(bodies[0])["payload"]["holder"]["name"] == {"masked": True}
+    assert json.loads(bodies[0])["payload"]["n"] == 1  # only personal data is masked
+
+
+def test_pii_needs_the_attribute_and_a_view_pii_policy(make_person, as_user, events):
+    no_policy = make_person("no-policy", tenants=["acme"], policies=[{
+        "effect": "allow", "actions": ["view_event"], "conditions": []}])
+    body = as_user(no_policy).get(f"/api/v1/events/{events['acme'][0].event_id}").json()
+    assert body["payload"]["holder"]["name"] == {"masked": True}
+
+
+def test_deny_overrides(make_person, as_user, events):
+    auditor = make_person("auditor", tenants=["acme"], policies=AUDITOR_POLICIES_WITH_DENY)
+    assert as_user(auditor).get(f"/api/v1/events/{events['acme'][0].event_id}").status_code == 404
+
+
+AUDITOR_POLICIES_WITH_DENY = [
+    {"effect": "allow", "actions": ["*"], "conditions": []},
+    {"effect": "deny", "actions": ["view_event"], "conditions": [{"attr": "aggregate_id", "op": "prefix", "value": "acc-"}]},
+]
+
+
+def test_session_reads_like_a_token(make_person, client, events):
+    auditor = make_person("auditor", tenants=["acme"])
+    client.force_login(auditor)
+    assert client.get(f"/api/v1/events/{events['acme'][0].event_id}").status_code == 200
+    assert client.get(f"/api/v1/events/{events['globex'][0].event_id}").status_code == 404
+
+
+def test_revoked_token_is_401(make_person, client, events):
+    from django.utils import timezone
+
+    from portal.access.models import UserToken
+    from portal.access.services import user_token_create
+
+    auditor = make_person("auditor", tenants=["acme"])
+    token, secret = user_token_create(user=auditor, name="script")
+    UserToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
+    assert ApiClient(client, secret).get(f"/api/v1/events/{events['acme'][0].event_id}").status_code == 401
+
+
+def test_every_read_is_in_the_access_audit(make_person, as_user, events, api):
+    auditor = make_person("auditor", tenants=["acme"])
+    user_api = as_user(auditor)
+    before = len(audit_kinds())
+    user_api.get(f"/api/v1/events/{events['acme'][0].event_id}")
+    user_api.get("/api/v1/aggregates/acme/Account/acc-1/events")
+    api.get(f"/api/v1/events/{events['acme'][0].event_id}")  # a publisher's read
+    kinds = audit_kinds()[before:]
+    assert kinds == ["EventViewed", "TimelineViewed", "EventViewed"]
+    viewed = StoredEvent.objects.filter(tenant="_portal", event_type="EventViewed").order_by("position").first()
+    record = json.loads(viewed.record)
+    assert record["actor"]["id"] == "auditor" and record["aggregate_id"] == "auditor"
+    assert record["payload"]["target"]["event_id"] == events["acme"][0].event_id
+
+
+def test_refused_reads_are_logged_alike_whether_or_not_the_target_exists(make_person, as_user, events):
+    nobody = make_person("nobody", policies=[])
+    before = len(audit_kinds())
+    as_user(nobody).get(f"/api/v1/events/{events['acme'][0].event_id}")
+    as_user(nobody).get("/api/v1/events/00000000-0000-4000-8000-000000000000")
+    as_user(nobody).get("/api/v1/aggregates/acme/Account/acc-1/events")
+    assert audit_kinds()[before:] == ["ReadRefused"] * 3
+
+
+def test_publishers_cannot_write_or_read_portal_events(api, make_person, as_user, events):
+    auditor = make_person("auditor", tenants=["acme"])
+    as_user(auditor).get(f"/api/v1/events/{events['acme'][0].event_id}")
+    portal_event = StoredEvent.objects.filter(tenant="_portal").first()
+    assert api.get(f"/api/v1/events/{portal_event.event_id}").status_code == 404
+
+
+def test_portal_auditors_read_the_access_audit(make_person, as_user, events):
+    auditor = make_person("auditor", tenants=["acme"])
+    as_user(auditor).get(f"/api/v1/events/{events['acme'][0].event_id}")
+    overseer = make_person("overseer", tenants=["_portal"])
+    response = as_user(overseer).get("/api/v1/aggregates/_portal/User/auditor/events")
+    assert response.status_code == 200
+    assert response.json()["events"][0]["event_type"] == "EventViewed"
