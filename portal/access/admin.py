@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
@@ -21,8 +22,9 @@ from audit_events.models import PublisherKey
 from audit_events.store import get_event_store
 
 from .audit import record_access
+from .breakglass import BreakGlassError, break_glass_decide, break_glass_request, break_glass_revoke
 from .engine import decide, event_attributes
-from .models import Policy, Role, SubjectAttributes, UserToken
+from .models import BreakGlassGrant, Policy, Role, SubjectAttributes, UserToken
 from .policy import ACTIONS
 from .selectors import subject_for
 
@@ -246,4 +248,97 @@ admin.site.unregister(PublisherKey)
 
 @admin.register(PublisherKey)
 class AuditedPublisherKeyAdmin(AuditedAdminMixin, PublisherKeyAdmin):
+    pass
+
+
+class BreakGlassForm(forms.ModelForm):
+    class Meta:
+        model = BreakGlassGrant
+        fields = ["tenant", "aggregate_type", "aggregate_id", "justification", "minutes"]
+        help_texts = {
+            "aggregate_type": "Optional: narrow the access to one aggregate.",
+            "justification": "Why this emergency needs access now (kept in the access audit).",
+            "minutes": "How long the access lasts; it ends by itself.",
+        }
+
+
+@admin.register(BreakGlassGrant)
+class BreakGlassGrantAdmin(admin.ModelAdmin):
+    """Request emergency access (for yourself); administrators approve, reject or revoke."""
+
+    form = BreakGlassForm
+    list_display = ["pk", "user", "tenant", "aggregate_id", "state", "requested_at", "expires_at", "decided_by"]
+    list_filter = ["status", "tenant"]
+    actions = ["approve", "reject", "revoke"]
+
+    def get_queryset(self, request):
+        grants = super().get_queryset(request).select_related("user", "decided_by")
+        return grants if request.user.is_superuser else grants.filter(user=request.user)
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_form(self, request, form, change):
+        return form.save(commit=False)
+
+    def save_model(self, request, obj, form, change):
+        # The service decides, creates and audits; the form only collects.
+        try:
+            granted = break_glass_request(
+                user=request.user, tenant=obj.tenant, aggregate_type=obj.aggregate_type,
+                aggregate_id=obj.aggregate_id, justification=obj.justification, minutes=obj.minutes,
+                request=request,
+            )
+        except BreakGlassError as exc:
+            raise _FormRefused(str(exc))
+        for field in granted._meta.concrete_fields:  # the admin's messages describe obj
+            setattr(obj, field.attname, getattr(granted, field.attname))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except _FormRefused as exc:
+            self.message_user(request, f"Break-glass refused: {exc}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def log_addition(self, request, obj, message):
+        pass  # the service wrote BreakGlassRequested/Activated to the access audit
+
+    def _decide(self, request, queryset, approve):
+        for grant in queryset:
+            try:
+                break_glass_decide(grant=grant, approver=request.user, approve=approve, request=request)
+            except BreakGlassError as exc:
+                self.message_user(request, f"#{grant.pk}: {exc}", messages.ERROR)
+
+    @admin.action(description="Approve selected requests")
+    def approve(self, request, queryset):
+        self._decide(request, queryset, True)
+
+    @admin.action(description="Reject selected requests")
+    def reject(self, request, queryset):
+        self._decide(request, queryset, False)
+
+    @admin.action(description="Revoke selected grants")
+    def revoke(self, request, queryset):
+        for grant in queryset:
+            try:
+                break_glass_revoke(grant=grant, by=request.user, request=request)
+            except BreakGlassError as exc:
+                self.message_user(request, f"#{grant.pk}: {exc}", messages.ERROR)
+
+
+class _FormRefused(Exception):
     pass

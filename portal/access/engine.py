@@ -31,6 +31,10 @@ class Decision:
 
     allowed: bool
     reasons: tuple[str, ...]
+    #: allowed only through break-glass (emergency) access
+    break_glass: bool = False
+    #: a break-glass policy is among those that allow it
+    via_break_glass: bool = False
 
     def __bool__(self):
         return self.allowed
@@ -96,6 +100,7 @@ class CompiledPolicy:
     effect: str
     label: str
     conditions: tuple[_Condition, ...] = field(default_factory=tuple)
+    break_glass: bool = False
 
     def matches(self, attrs: Mapping[str, str]) -> bool:
         results = [c.holds(attrs) for c in self.conditions]
@@ -154,7 +159,11 @@ def compile_policies(subject: Subject, action: str, *, now: datetime) -> list[Co
         if action not in policy.actions and "*" not in policy.actions:
             continue
         conditions = tuple(_compile_condition(c, subject) for c in policy.conditions)
-        compiled.append(CompiledPolicy(policy.effect, policy.label or f"policy {index + 1}", conditions))
+        compiled.append(
+            CompiledPolicy(
+                policy.effect, policy.label or f"policy {index + 1}", conditions, policy.break_glass
+            )
+        )
     return compiled
 
 
@@ -166,7 +175,12 @@ def decide(subject: Subject, action: str, attrs: Mapping[str, str], *, now: date
     if denies:
         return Decision(False, tuple(f"denied by {p.label} ({_describe(p)})" for p in denies))
     if allows:
-        return Decision(True, tuple(f"allowed by {p.label} ({_describe(p)})" for p in allows))
+        return Decision(
+            True,
+            tuple(f"allowed by {p.label} ({_describe(p)})" for p in allows),
+            break_glass=all(p.break_glass for p in allows),
+            via_break_glass=any(p.break_glass for p in allows),
+        )
     governing = [p for p in policies if p.effect == "allow"]
     if not governing:
         return Decision(False, (f"no policy grants {action!r} (default deny)",))

@@ -114,3 +114,48 @@ class UserToken(BearerSecret):
 
     def __str__(self):
         return f"{self.user}: {self.name}"
+
+
+class BreakGlassGrant(models.Model):
+    """Emergency access to one tenant (or one aggregate) for a bounded time.
+
+    Granted only where a policy allows ``break_glass`` for the target; with
+    ``AUDIT_BREAK_GLASS_APPROVAL`` on, a second person must approve it first.
+    It lapses by itself at ``expires_at``.
+    """
+
+    PENDING, ACTIVE, REJECTED, REVOKED = "pending", "active", "rejected", "revoked"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="break_glass_grants")
+    tenant = models.CharField(max_length=64)
+    aggregate_type = models.CharField(max_length=64, blank=True)
+    aggregate_id = models.CharField(max_length=200, blank=True)
+    justification = models.TextField()
+    minutes = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=10,
+        choices=[(s, s) for s in (PENDING, ACTIVE, REJECTED, REVOKED)],
+        default=PENDING,
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    starts_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-requested_at"]
+        indexes = [models.Index(fields=["user", "status", "expires_at"], name="access_bg_active")]
+
+    def __str__(self):
+        scope = self.tenant + (f"/{self.aggregate_type}/{self.aggregate_id}" if self.aggregate_id else "")
+        return f"break-glass #{self.pk} {self.user} → {scope} ({self.state})"
+
+    @property
+    def state(self) -> str:
+        from django.utils import timezone
+
+        if self.status == self.ACTIVE and self.expires_at and self.expires_at <= timezone.now():
+            return "expired"
+        return self.status

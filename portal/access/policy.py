@@ -32,6 +32,7 @@ ACTIONS = (
     "export_report",
     "view_pii",
     "manage_access",
+    "break_glass",
 )
 ATTRIBUTES = (
     "tenant",
@@ -48,7 +49,7 @@ SUBJECT_PREFIX = "subject."
 
 Action = Literal[
     "search", "view_event", "view_timeline", "replay_state", "export_report",
-    "view_pii", "manage_access", "*",
+    "view_pii", "manage_access", "break_glass", "*",
 ]
 
 
@@ -99,6 +100,8 @@ class PolicySpec(BaseModel):
     valid_from: AwareDatetime | None = None
     valid_until: AwareDatetime | None = None
     label: str = ""
+    #: set on the temporary policies of an active break-glass grant, never by files
+    break_glass: bool = Field(default=False, exclude=True)
 
     @model_validator(mode="after")
     def _check_window(self) -> "PolicySpec":

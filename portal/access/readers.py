@@ -11,6 +11,7 @@ from audit_events.schema import RESERVED_TENANT_PREFIX
 from audit_events.store import StoredEvent
 
 from .audit import record_access
+from .breakglass import notify_admins
 from .engine import decide, event_attributes
 from .masking import mask_record
 from .policy import Subject
@@ -51,14 +52,18 @@ class UserReader(Reader):
         self.subject: Subject = subject_for(user)
         self.now = now or timezone.now()
         self.via = via
+        self._break_glass_reads = 0
 
     def may_read(self, action: str, event: StoredEvent) -> bool:
-        return decide(self.subject, action, event_attributes(event.record), now=self.now).allowed
+        decision = decide(self.subject, action, event_attributes(event.record), now=self.now)
+        if decision.allowed and decision.break_glass:
+            self._break_glass_reads += 1
+        return decision.allowed
 
     def may_see_pii(self, event: StoredEvent) -> bool:
-        return self.subject.pii and decide(
-            self.subject, "view_pii", event_attributes(event.record), now=self.now
-        ).allowed
+        # Personal data needs the person's attribute, unless an emergency grant covers it.
+        decision = decide(self.subject, "view_pii", event_attributes(event.record), now=self.now)
+        return decision.allowed and (self.subject.pii or decision.via_break_glass)
 
     def render(self, event: StoredEvent) -> str:
         if not event.record.get("pii") or self.may_see_pii(event):
@@ -66,8 +71,11 @@ class UserReader(Reader):
         return orjson.dumps({**mask_record(event.record), "hash": event.hash}).decode()
 
     def audit(self, kind: str, *, target: dict, details: dict | None = None) -> None:
+        under_break_glass, self._break_glass_reads = self._break_glass_reads > 0, 0
         record_access(kind, user=self.user, request=self.request, target=target,
-                      details={**(details or {}), "via": self.via})
+                      details={**(details or {}), "via": self.via}, break_glass=under_break_glass)
+        if under_break_glass:
+            notify_admins(f"Read under break-glass by {self.user}", f"{kind}: {target}")
 
 
 def reader_for(principal, request=None) -> Reader:

@@ -2,8 +2,10 @@
 
 import logging
 
+from django.utils import timezone
 from pydantic import ValidationError
 
+from .breakglass import break_glass_policies
 from .models import Policy, SubjectAttributes
 from .policy import PolicySpec, Subject
 
@@ -20,7 +22,7 @@ def subject_for(user) -> Subject:
     policies = tuple(
         _spec_or_deny_all(policy)
         for policy in Policy.objects.filter(role__members=user).select_related("role").order_by("pk")
-    )
+    ) + break_glass_policies(user, now=timezone.now())
     if attributes is None:
         return Subject(username=user.get_username(), policies=policies)
     return Subject(
