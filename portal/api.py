@@ -7,6 +7,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 from audit_events.api import json_response
 from audit_events.api import router as events_router
 from audit_events.schema import EventIn
+from portal.access.api import router as access_router
 
 
 class PortalAPI(NinjaAPI):
@@ -28,6 +29,7 @@ api = PortalAPI(
     urls_namespace="api-v1",
 )
 api.add_router("/", events_router)
+api.add_router("/", access_router)
 
 
 @api.exception_handler(AuthenticationError)

@@ -141,3 +141,15 @@ def test_request_and_approve_in_the_admin(client, doctor, admin_user, events, se
     client.post("/admin/access/breakglassgrant/", {"action": "approve", "_selected_action": [grant.pk]})
     grant.refresh_from_db()
     assert grant.state == "active" and grant.decided_by == admin_user
+
+
+def test_break_glass_through_the_api(client, doctor, token_for, events):
+    api = ApiClient(client, token_for(doctor))
+    refused = api.post("/api/v1/break-glass", {"tenant": "globex", "justification": JUSTIFICATION, "minutes": 10})
+    assert refused.status_code == 403 and "no policy allows" in refused.json()["detail"]
+    short = api.post("/api/v1/break-glass", {"tenant": "acme", "justification": "x", "minutes": 10})
+    assert short.status_code == 422 and short.json()["detail"].startswith("justification")
+    created = api.post("/api/v1/break-glass", {"tenant": "acme", "justification": JUSTIFICATION, "minutes": 10})
+    assert created.status_code == 201 and created.json()["status"] == "active"
+    assert api.get(f"/api/v1/events/{events['acme'][0].event_id}").status_code == 200
+    assert [g["id"] for g in api.get("/api/v1/break-glass").json()["results"]] == [created.json()["id"]]
