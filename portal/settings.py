@@ -86,6 +86,8 @@ AUDIT_PROJECTIONS = [
 AUDIT_MAX_REQUEST_BYTES = int(os.environ.get("AUDIT_MAX_REQUEST_BYTES", 6 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = AUDIT_MAX_REQUEST_BYTES
 AUDIT_PROJECTOR_INTERVAL = float(os.environ.get("AUDIT_PROJECTOR_INTERVAL", "1.0"))
+AUDIT_BREAK_GLASS_APPROVAL = _flag("AUDIT_BREAK_GLASS_APPROVAL", False)
+AUDIT_BREAK_GLASS_MAX_MINUTES = int(os.environ.get("AUDIT_BREAK_GLASS_MAX_MINUTES", "240"))
 
 # -- database -------------------------------------------------------------
 
@@ -129,6 +131,9 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "ninja",
     "audit_events",
     "portal.access",
@@ -140,8 +145,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Needs request.user; marks it verified when the session holds a second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in refused by the lockout into the lockout response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -204,4 +213,47 @@ if PRODUCTION:
     CSRF_COOKIE_SECURE = True
 
 # -- sign-in hardening (lockout, TOTP) ---------------------------------------
-# (filled in by the sign-in work of the access-control issue)
+# Sign-ins, failed sign-ins, lockouts and sign-outs are recorded in the access
+# audit by portal.access.signin.
+
+from datetime import timedelta  # noqa: E402
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username+address before any password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+
+def _positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name) or str(default)
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise ImproperlyConfigured(f"{name}={value!r}: use a whole number of at least 1")
+    return int(value)
+
+
+AXES_FAILURE_LIMIT = _positive_int("AUDIT_LOCKOUT_FAILURES", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_positive_int("AUDIT_LOCKOUT_MINUTES", 15))
+# Per username and address together: a guesser cannot lock the real user out
+# from elsewhere, and one address cannot try one username without limit.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The peer address only: a client-sent X-Forwarded-For would pick its own bucket.
+AXES_CLIENT_IP_CALLABLE = "portal.access.audit.client_ip"
+AXES_LOCKOUT_CALLABLE = "portal.access.signin.lockout_response"
+AXES_RESET_ON_SUCCESS = True
+# The access audit is the record of sign-ins; no second, mutable copy in axes' tables.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp_token"]
+
+# Idle expiry: each request pushes the expiry SESSION_COOKIE_AGE ahead; the
+# cookie itself ends with the browser.
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_SAVE_EVERY_REQUEST = True
+
+# Staff sign in to the admin with a TOTP code (read per request by
+# portal.access.signin, so it can be switched in tests). Enrol with
+# ``manage.py enrol_totp USERNAME``.
+PORTAL_REQUIRE_TOTP = _flag("PORTAL_REQUIRE_TOTP", PRODUCTION)
+OTP_TOTP_ISSUER = "Compliance portal"
+# TOTP secrets are shown once, by enrol_totp, never again in the admin.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

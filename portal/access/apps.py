@@ -9,3 +9,4 @@ class AccessConfig(AppConfig):
 
     def ready(self):
         from . import lookups  # noqa: F401  (registers the exactprefix lookup)
+        from . import signin  # noqa: F401

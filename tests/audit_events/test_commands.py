@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from audit_events.models import PublisherKey, StoredEvent
+from portal.access.demo import DEMO_USERS
 from tests.conftest import ApiClient, event_dict
 
 pytestmark = pytest.mark.django_db
@@ -81,13 +82,17 @@ def test_bootstrap_demo_sets_up_once(settings, tmp_path):
     settings.VAR_DIR = tmp_path
     out, _ = run("bootstrap_demo", "--events", "300")
     credentials = json.loads((tmp_path / "demo_credentials.json").read_text())
-    assert f"admin / {credentials['admin']}" in out
-    assert get_user_model().objects.get(username="admin").check_password(credentials["admin"])
-    assert StoredEvent.objects.count() == 300
+    for name in DEMO_USERS:
+        assert credentials[name] in out
+        user = get_user_model().objects.get(username=name)
+        assert user.check_password(credentials[name]) and user.access_roles.exists()
+    assert get_user_model().objects.get(username="admin").is_superuser
+    assert not get_user_model().objects.get(username="analyst").access_attributes.pii
+    assert StoredEvent.objects.exclude(tenant="_portal").count() == 300
     assert (tmp_path / "demo_credentials.json").stat().st_mode & 0o077 == 0
     out, _ = run("bootstrap_demo", "--events", "300")  # a second `make run`
-    assert StoredEvent.objects.count() == 300
-    assert f"admin / {credentials['admin']}" in out
+    assert StoredEvent.objects.exclude(tenant="_portal").count() == 300
+    assert credentials["auditor-bank"] in out
 
 
 def test_verify_chain_ok_output():

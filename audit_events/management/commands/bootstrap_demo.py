@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand
 from audit_events.demo import TENANTS
 from audit_events.models import PublisherKey, StoredEvent
 from audit_events.services import publisher_key_create
+from portal.access.access_file import import_document
+from portal.access.demo import DEMO_USERS, demo_access_document
 
 
 class Command(BaseCommand):
@@ -28,6 +30,14 @@ class Command(BaseCommand):
             password = secrets.token_urlsafe(12)
             User.objects.create_superuser("admin", "admin@example.com", password)
             credentials["admin"] = password
+        # The demo's people and roles, through the same import as any access file.
+        new_passwords = {
+            name: secrets.token_urlsafe(12)
+            for name in DEMO_USERS
+            if not User.objects.filter(username=name).exists()
+        }
+        credentials.update(new_passwords)
+        import_document(demo_access_document(new_passwords), actor="bootstrap_demo")
         if not PublisherKey.objects.filter(name="demo-publisher").exists():
             _, secret = publisher_key_create(name="demo-publisher", tenants=list(TENANTS))
             credentials["demo-publisher"] = secret
@@ -35,17 +45,17 @@ class Command(BaseCommand):
         path.touch(mode=0o600)
         path.write_text(json.dumps(credentials, indent=2))
 
-        if not StoredEvent.objects.exists():
+        if not StoredEvent.objects.exclude(tenant__startswith="_").exists():  # _portal: our own
             self.stdout.write(f"Seeding {events} demo events…")
             call_command("seed_demo", events=events, stdout=self.stdout)
 
         url = f"http://127.0.0.1:{port}"
         self.stdout.write("")
         self.stdout.write(f"Portal:   {url}/admin/")
-        if "admin" in credentials:
-            self.stdout.write(f"Sign in:  admin / {credentials['admin']}")
-        else:
-            self.stdout.write("Sign in:  admin (password changed since the demo was set up)")
+        self.stdout.write("Sign in as any of these demo users:")
+        for name, (description, *_rest) in DEMO_USERS.items():
+            password = credentials.get(name, "(changed since the demo was set up)")
+            self.stdout.write(f"  {name:<17} {password:<20} {description}")
         self.stdout.write(f"API docs: {url}/api/v1/docs")
         if "demo-publisher" in credentials:
             self.stdout.write(

@@ -1,0 +1,71 @@
+"""The demo's people and roles, in the access-as-code format (see docs/ACCESS.md)."""
+
+from audit_events.demo import TENANTS
+
+__all__ = ["DEMO_USERS", "demo_access_document"]
+
+BANK, HOSPITAL, SHOP = TENANTS
+READS = ["search", "view_event", "view_timeline", "replay_state"]
+
+# username -> (description, attributes, roles, is_staff)
+DEMO_USERS = {
+    "admin": ("administrator: manages access, sees everything", None, ["administrator"], True),
+    "auditor-bank": ("auditor of the bank", {"tenants": [BANK], "clearance": "confidential", "pii": True},
+                     ["auditor"], True),
+    "auditor-hospital": ("auditor of the hospital", {"tenants": [HOSPITAL], "clearance": "restricted", "pii": True},
+                         ["auditor"], True),
+    "auditor-shop": ("auditor of the shop", {"tenants": [SHOP], "clearance": "confidential", "pii": True},
+                     ["auditor"], True),
+    "compliance": ("compliance officer: reports over every tenant",
+                   {"tenants": list(TENANTS), "clearance": "restricted", "pii": True},
+                   ["auditor", "compliance-officer"], True),
+    "analyst": ("analyst without personal-data access",
+                {"tenants": list(TENANTS), "clearance": "confidential", "pii": False}, ["auditor"], True),
+}
+
+
+def demo_access_document(passwords: dict[str, str]) -> dict:
+    """Roles and users of the demo; ``passwords`` sets each new user's password."""
+    within_scope = [
+        {"attr": "tenant", "op": "in", "value": "subject.tenants"},
+        {"attr": "classification", "op": "lte", "value": "subject.clearance"},
+    ]
+    roles = [
+        {
+            "name": "auditor",
+            "description": "Reads the events of their tenants up to their clearance.",
+            "policies": [
+                {"effect": "allow", "actions": READS + ["view_pii"], "conditions": within_scope},
+                {"effect": "allow", "actions": ["break_glass"],
+                 "conditions": [{"attr": "tenant", "op": "in", "value": "subject.tenants"}],
+                 "description": "emergency access within their own tenants"},
+            ],
+        },
+        {
+            "name": "compliance-officer",
+            "description": "Exports reports over their tenants and reviews the access audit.",
+            "policies": [
+                {"effect": "allow", "actions": ["export_report"], "conditions": within_scope},
+                {"effect": "allow", "actions": READS, "conditions": [
+                    {"attr": "tenant", "op": "eq", "value": "_portal"}],
+                 "description": "who looked at what"},
+            ],
+        },
+        {
+            "name": "administrator",
+            "description": "Manages access; reads everything, including the access audit.",
+            "policies": [{"effect": "allow", "actions": ["*"], "conditions": []}],
+        },
+    ]
+    users = []
+    for username, (description, attributes, role_names, is_staff) in DEMO_USERS.items():
+        user = {"username": username, "email": f"{username}@example.com", "roles": role_names,
+                "is_staff": is_staff}
+        if attributes is not None:
+            user["attributes"] = attributes
+        elif username == "admin":
+            user["attributes"] = {"tenants": [*TENANTS, "_portal"], "clearance": "restricted", "pii": True}
+        if username in passwords:
+            user["password"] = passwords[username]
+        users.append(user)
+    return {"roles": roles, "users": users}
