@@ -16,14 +16,17 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
 
-from audit_events.admin import PublisherKeyAdmin
-from audit_events.models import PublisherKey
+from audit_events.admin import AggregateStateAdmin, PublisherKeyAdmin, StoredEventAdmin
+from audit_events.models import AggregateState, PublisherKey, StoredEvent
+from audit_events.store import StoredEvent as PortStoredEvent
 from audit_events.store import get_event_store
 
 from .audit import record_access
 from .breakglass import BreakGlassError, break_glass_decide, break_glass_request, break_glass_revoke
-from .engine import decide, event_attributes
+from .engine import decide, event_attributes, q_filter
+from .readers import UserReader
 from .models import BreakGlassGrant, Policy, Role, SubjectAttributes, UserToken
 from .policy import ACTIONS
 from .selectors import subject_for
@@ -342,3 +345,61 @@ class BreakGlassGrantAdmin(admin.ModelAdmin):
 
 class _FormRefused(Exception):
     pass
+
+
+# The admin's event list and detail follow the same policies as the API:
+# rows by the compiled filter, the record masked by the reader, reads audited.
+admin.site.unregister(StoredEvent)
+
+
+@admin.register(StoredEvent)
+class PolicyStoredEventAdmin(StoredEventAdmin):
+    fields = ["event_id", "tenant", "aggregate_type", "aggregate_id", "sequence", "event_type",
+              "occurred_at", "recorded_at", "actor_id", "actor_type", "classification", "trace_id",
+              "hash", "record_as_seen"]
+    readonly_fields = fields
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def get_queryset(self, request):
+        subject = subject_for(request.user)
+        return super().get_queryset(request).filter(q_filter(subject, "view_event", now=timezone.now()))
+
+    def get_object(self, request, object_id, from_field=None):
+        row = super().get_object(request, object_id, from_field)  # None outside the policy: 404
+        if row is not None:
+            event = PortStoredEvent(row.position, row.tenant, row.aggregate_type, row.aggregate_id,
+                                    row.sequence, row.record, row.hash)
+            reader = UserReader(request.user, request, via="admin")
+            row.seen_json = json.dumps(json.loads(reader.render(event)), indent=2, ensure_ascii=False)
+            reader.audit("EventViewed", target={"tenant": row.tenant, "aggregate_type": row.aggregate_type,
+                                                "aggregate_id": row.aggregate_id, "sequence": row.sequence,
+                                                "event_id": str(row.event_id)})
+        return row
+
+    @admin.display(description="record (as you may see it)")
+    def record_as_seen(self, obj):
+        return format_html("<pre>{}</pre>", getattr(obj, "seen_json", ""))
+
+    def changelist_view(self, request, extra_context=None):
+        record_access("SearchPerformed", user=request.user, request=request,
+                      details={"query": request.GET.dict(), "via": "admin"})
+        return super().changelist_view(request, extra_context)
+
+
+admin.site.unregister(AggregateState)
+
+
+@admin.register(AggregateState)
+class SuperuserAggregateStateAdmin(AggregateStateAdmin):
+    """Latest states hold unmasked personal data: superusers only, until replay views exist."""
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser

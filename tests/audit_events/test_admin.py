@@ -8,6 +8,7 @@ from django.urls import reverse
 from audit_events.auth import authenticate_publisher
 from audit_events.models import PublisherKey, StoredEvent
 from audit_events.store import get_event_store
+from portal.access.models import Policy, Role
 from tests.audit_events.store.contracts import event
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +38,11 @@ def test_admin_refuses_bad_tenants(admin_client, tenants, message):
     assert not PublisherKey.objects.exists()
 
 
-def test_events_are_read_only_in_the_admin(admin_client):
+def test_events_are_read_only_in_the_admin(admin_client, admin_user):
+    # Even a superuser reads events through policies: give them one that allows all.
+    role = Role.objects.create(name="everything")
+    Policy.objects.create(role=role, effect="allow", actions=["*"], conditions=[])
+    role.members.add(admin_user)
     get_event_store().append([event()])
     stored = StoredEvent.objects.get(tenant="acme")  # signing in is an audit event too
     assert admin_client.get(reverse("admin:audit_events_storedevent_changelist")).status_code == 200

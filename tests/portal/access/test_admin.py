@@ -108,3 +108,34 @@ def test_user_admin_shows_attributes(admin_client, make_person):
     make_person("ann", tenants=["acme"], clearance="internal")
     page = admin_client.get(reverse("admin:auth_user_changelist")).content.decode()
     assert "acme" in page and "internal" in page
+
+
+def test_admin_event_pages_follow_the_policies_and_mask(client, make_person, events):
+    reader = make_person("reader", tenants=["acme"], clearance="confidential", pii=False)
+    reader.is_staff = True
+    reader.save()
+    client.force_login(reader)
+    listing = client.get(reverse("admin:audit_events_storedevent_changelist"))
+    assert listing.status_code == 200
+    text = listing.content.decode()
+    assert "acc-1" in text and "g-1" not in text  # globex is out of scope
+    visible = StoredEvent.objects.get(event_id=events["acme"][0].event_id)
+    restricted = StoredEvent.objects.get(event_id=events["acme"][1].event_id)
+    other = StoredEvent.objects.get(event_id=events["globex"][0].event_id)
+    detail = client.get(reverse("admin:audit_events_storedevent_change", args=[visible.pk]))
+    assert detail.status_code == 200
+    assert b"Secret-Name" not in detail.content and b"masked" in detail.content
+    for hidden in (restricted, other):
+        response = client.get(reverse("admin:audit_events_storedevent_change", args=[hidden.pk]))
+        assert response.status_code in (302, 404)
+        assert b"Gus" not in response.content
+    kinds = set(StoredEvent.objects.filter(tenant="_portal").values_list("event_type", flat=True))
+    assert {"SearchPerformed", "EventViewed"} <= kinds
+
+
+def test_latest_states_are_for_superusers_only(client, make_person):
+    reader = make_person("reader", tenants=["acme"])
+    reader.is_staff = True
+    reader.save()
+    client.force_login(reader)
+    assert client.get(reverse("admin:audit_events_aggregatestate_changelist")).status_code == 403
