@@ -19,6 +19,10 @@ class Reader(ABC):
         """Whether ``action`` (``view_event``, ``view_timeline``…) is allowed on ``event``."""
 
     @abstractmethod
+    def filter_for(self, action: str):
+        """The reader's access filter for ``action``, compiled for the event store."""
+
+    @abstractmethod
     def render(self, event: StoredEvent) -> str:
         """The event as this reader may see it, as JSON text (masked where required)."""
 

@@ -102,9 +102,21 @@ class EventStore(ABC):
 
     @abstractmethod
     def read_aggregate(
-        self, tenant: str, aggregate_type: str, aggregate_id: str, *, after: int = 0, limit: int = 100
+        self,
+        tenant: str,
+        aggregate_type: str,
+        aggregate_id: str,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        where=None,
     ) -> list[StoredEvent]:
-        """An aggregate's events with sequence > ``after``, in order."""
+        """An aggregate's events with sequence > ``after``, in order.
+
+        ``where`` is an access filter compiled for this adapter by the policy
+        engine (a Django ``Q`` for SQL): events outside it are never read, so
+        pages and cursors cannot reveal them.
+        """
 
     @abstractmethod
     def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:

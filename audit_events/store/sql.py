@@ -312,17 +312,22 @@ class SQLEventStore(EventStore):
         return _stored(row) if row else None
 
     def read_aggregate(
-        self, tenant: str, aggregate_type: str, aggregate_id: str, *, after: int = 0, limit: int = 100
+        self,
+        tenant: str,
+        aggregate_type: str,
+        aggregate_id: str,
+        *,
+        after: int = 0,
+        limit: int = 100,
+        where=None,
     ) -> list[StoredEvent]:
+        rows = self._rows().filter(
+            tenant=tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id, sequence__gt=after
+        )
+        if where is not None:
+            rows = rows.filter(where)
         rows = (
-            self._rows()
-            .filter(
-                tenant=tenant,
-                aggregate_type=aggregate_type,
-                aggregate_id=aggregate_id,
-                sequence__gt=after,
-            )
-            .order_by("sequence")
+            rows.order_by("sequence")
             .values_list(*_EVENT_COLUMNS)[:limit]
         )
         return [_stored(row) for row in rows]

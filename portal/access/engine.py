@@ -10,7 +10,7 @@ the wrong kind fails closed: it never lets an allow match and always lets a
 deny match.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -170,7 +170,11 @@ def compile_policies(subject: Subject, action: str, *, now: datetime) -> list[Co
 def decide(subject: Subject, action: str, attrs: Mapping[str, str], *, now: datetime) -> Decision:
     """May ``subject`` perform ``action`` on the event with attributes ``attrs``?"""
     policies = compile_policies(subject, action, now=now)
-    allows = [p for p in policies if p.effect == "allow" and p.matches(attrs)]
+    allows = [
+        p for p in policies
+        if p.effect == "allow" and p.matches(attrs)
+        and (not p.break_glass or _break_glass_gate(subject, attrs, now))
+    ]
     denies = [p for p in policies if p.effect == "deny" and p.matches(attrs)]
     if denies:
         return Decision(False, tuple(f"denied by {p.label} ({_describe(p)})" for p in denies))
@@ -206,10 +210,24 @@ def q_filter(
     policies = compile_policies(subject, action, now=now)
     allowed = MATCH_NONE
     for policy in (p for p in policies if p.effect == "allow"):
-        allowed |= policy.q(fields)
+        granted = policy.q(fields)
+        if policy.break_glass:
+            granted &= q_filter(_ordinary(subject), "break_glass", now=now, fields=fields)
+        allowed |= granted
     for policy in (p for p in policies if p.effect == "deny"):
         allowed &= ~policy.q(fields)
     return allowed
+
+
+def _ordinary(subject: Subject) -> Subject:
+    """The subject without the temporary policies of break-glass grants."""
+    return replace(subject, policies=tuple(p for p in subject.policies if not p.break_glass))
+
+
+def _break_glass_gate(subject: Subject, attrs: Mapping[str, str], now: datetime) -> bool:
+    # A grant opens only what the person's policies allow ``break_glass`` on,
+    # event by event: their allow conditions and denies bound the emergency.
+    return decide(_ordinary(subject), "break_glass", attrs, now=now).allowed
 
 
 def event_attributes(record: Mapping[str, Any]) -> dict[str, str]:

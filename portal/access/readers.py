@@ -3,6 +3,7 @@
 from datetime import datetime
 
 import orjson
+from django.db.models import Q
 from django.utils import timezone
 
 from audit_events.models import PublisherKey
@@ -12,7 +13,7 @@ from audit_events.store import StoredEvent
 
 from .audit import record_access
 from .breakglass import notify_admins
-from .engine import decide, event_attributes
+from .engine import decide, event_attributes, q_filter
 from .masking import mask_record
 from .policy import Subject
 from .selectors import subject_for
@@ -27,9 +28,15 @@ class PublisherReader(Reader):
         self.key = key
         self.request = request
 
-    def may_read(self, action: str, event: StoredEvent) -> bool:
+    def _tenants(self) -> list[str]:
         # Portal tenants stay out of reach even if a key were edited to hold one.
-        return event.tenant in self.key.tenants and not event.tenant.startswith(RESERVED_TENANT_PREFIX)
+        return [t for t in self.key.tenants if not t.startswith(RESERVED_TENANT_PREFIX)]
+
+    def may_read(self, action: str, event: StoredEvent) -> bool:
+        return event.tenant in self._tenants()
+
+    def filter_for(self, action: str):
+        return Q(tenant__in=self._tenants())
 
     def render(self, event: StoredEvent) -> str:
         return event.to_json()
@@ -56,9 +63,21 @@ class UserReader(Reader):
 
     def may_read(self, action: str, event: StoredEvent) -> bool:
         decision = decide(self.subject, action, event_attributes(event.record), now=self.now)
-        if decision.allowed and decision.break_glass:
+        if decision.allowed and (decision.break_glass or self._pii_only_by_break_glass(event)):
             self._break_glass_reads += 1
         return decision.allowed
+
+    def filter_for(self, action: str):
+        return q_filter(self.subject, action, now=self.now)
+
+    def _pii_only_by_break_glass(self, event: StoredEvent) -> bool:
+        if not event.record.get("pii") or self.subject.pii:
+            return False
+        return decide(self.subject, "view_pii", event_attributes(event.record), now=self.now).via_break_glass
+
+    @property
+    def holds_break_glass(self) -> bool:
+        return any(p.break_glass for p in self.subject.policies)
 
     def may_see_pii(self, event: StoredEvent) -> bool:
         # Personal data needs the person's attribute, unless an emergency grant covers it.

@@ -153,3 +153,25 @@ def test_break_glass_through_the_api(client, doctor, token_for, events):
     assert created.status_code == 201 and created.json()["status"] == "active"
     assert api.get(f"/api/v1/events/{events['acme'][0].event_id}").status_code == 200
     assert [g["id"] for g in api.get("/api/v1/break-glass").json()["results"]] == [created.json()["id"]]
+
+
+def test_policies_bound_what_a_grant_opens(make_person, as_user_api, events):
+    doctor = make_person("doctor", tenants=[], pii=False, policies=MAY_BREAK_GLASS + [
+        {"effect": "deny", "actions": ["break_glass"],
+         "conditions": [{"attr": "classification", "op": "eq", "value": "restricted"}]},
+    ])
+    break_glass_request(user=doctor, tenant="acme", justification=JUSTIFICATION, minutes=30)
+    api = as_user_api(doctor)
+    assert api.get(f"/api/v1/events/{events['acme'][0].event_id}").status_code == 200
+    assert api.get(f"/api/v1/events/{events['acme'][1].event_id}").status_code == 404  # restricted
+    page = api.get("/api/v1/aggregates/acme/Account/acc-1/events").json()
+    assert [e["sequence"] for e in page["events"]] == [1]
+
+
+def test_personal_data_shown_only_by_a_grant_is_flagged(make_person, as_user_api, events):
+    reader = make_person("reader", tenants=["acme"], pii=False, policies=[
+        {"effect": "allow", "actions": ["view_event", "view_pii"], "conditions": []}] + MAY_BREAK_GLASS)
+    break_glass_request(user=reader, tenant="acme", justification=JUSTIFICATION, minutes=30)
+    body = as_user_api(reader).get(f"/api/v1/events/{events['acme'][0].event_id}").json()
+    assert body["payload"]["holder"]["name"] == "Ann Secret-Name"
+    assert audit("EventViewed")[-1]["payload"]["break_glass"] is True

@@ -28,7 +28,7 @@ VALUES = {
     "actor_type": ["user", "service", "system"],
 }
 SUBJECT_REFS = ["subject.tenants", "subject.clearance", "subject.departments", "subject.region",
-                "subject.pii", "subject.missing"]
+                "subject.pii", "subject.missing", "subject.username"]
 
 
 def _events():
@@ -69,17 +69,20 @@ def policies(draw):
         "expired": {"valid_until": NOW - timedelta(seconds=1)},
         "future": {"valid_from": NOW + timedelta(seconds=1)},
     }[window]
+    effect = draw(st.sampled_from(["allow", "allow", "deny"]))
     return PolicySpec(
-        effect=draw(st.sampled_from(["allow", "allow", "deny"])),
+        effect=effect,
         actions=draw(st.lists(st.sampled_from([*ACTIONS, "*"]), min_size=1, max_size=3)),
         conditions=draw(st.lists(conditions(), max_size=3)),
+        # the temporary allow of a break-glass grant, gated by the break_glass action
+        break_glass=effect == "allow" and draw(st.booleans()),
         **times,
     )
 
 
 subjects = st.builds(
     Subject,
-    username=st.just("someone"),
+    username=st.sampled_from(["someone", "u-1", "svc-a"]),  # subject.username meets actor ids
     tenants=st.lists(st.sampled_from(VALUES["tenant"]), max_size=3).map(tuple),
     clearance=st.sampled_from(CLASSIFICATIONS),
     departments=st.lists(st.sampled_from(["risk", "Patient", "acc"]), max_size=2).map(tuple),
