@@ -453,7 +453,7 @@ def import_document(data: Any, *, actor: str, dry_run: bool = False, source: str
             transaction.set_rollback(True)
         elif summary.changed:
             details = summary.details() | ({"source": source} if source else {})
-            record_access("AccessChanged", username=actor, details=details)
+            record_access("AccessChanged", actor=f"command:{actor}", actor_type="system", details=details)
     return summary
 
 

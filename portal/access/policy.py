@@ -70,6 +70,8 @@ class ConditionSpec(BaseModel):
         items = self.value if isinstance(self.value, list) else [self.value]
         if len(items) > 1000 or any(len(item) > 200 for item in items):
             raise ValueError("value: at most 1000 strings of at most 200 characters")
+        if self.op in ("lte", "gte") and self.attr != "classification":
+            raise ValueError(f"op: {self.op} applies to classification only")
         if isinstance(self.value, str) and self.value.startswith(SUBJECT_PREFIX):
             if not self.value[len(SUBJECT_PREFIX):]:
                 raise ValueError("value: name the subject attribute, e.g. 'subject.tenants'")

@@ -43,7 +43,7 @@ class PublisherReader(Reader):
 
     def audit(self, kind: str, *, target: dict, details: dict | None = None) -> None:
         record_access(
-            kind, request=self.request, username=f"key-{self.key.key_id}", actor_type="service",
+            kind, request=self.request, actor=f"key:{self.key.key_id}", actor_type="service",
             target=target, details={**(details or {}), "publisher_key": self.key.name},
         )
 

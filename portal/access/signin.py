@@ -58,12 +58,11 @@ def _attempted(username) -> str:
     return str(username or "")[:_MAX_USERNAME]
 
 
-def _claimed_actor(username: str) -> str:
-    """The account an attempt claimed, if it exists; else ``unknown-user``."""
+def _claimed_actor(username: str) -> dict:
+    """The account an attempt claimed, if it exists; else the ``unknown-user`` actor."""
     users = get_user_model()
-    if username and users._default_manager.filter(**{users.USERNAME_FIELD: username}).exists():
-        return username
-    return "unknown-user"
+    claimed = users._default_manager.filter(**{users.USERNAME_FIELD: username}).first() if username else None
+    return {"user": claimed} if claimed is not None else {"actor": "unknown-user"}
 
 
 @receiver(user_logged_in, dispatch_uid="portal.access.signin.signed_in")
@@ -81,7 +80,7 @@ def record_sign_in_failed(sender, credentials, request=None, reason="credentials
     record_access(
         "SignInFailed",
         request=request,
-        username=_claimed_actor(username),
+        **_claimed_actor(username),
         details={"username": username, "reason": reason},
         pii=_USERNAME_PII,
     )
@@ -94,7 +93,7 @@ def record_locked_out(sender, request, username, ip_address, **kwargs):
     record_access(
         "SignInLockedOut",
         request=request,
-        username=_claimed_actor(username),
+        **_claimed_actor(username),
         details={
             "username": username,
             "failure_limit": settings.AXES_FAILURE_LIMIT,

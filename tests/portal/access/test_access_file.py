@@ -130,7 +130,7 @@ def test_import_a_valid_file(tmp_path, name):
     assert out.strip() == "roles: 2 created, 0 updated, 0 unchanged; users: 2 created, 0 updated, 0 unchanged"
     assert_imported()
     (event,) = StoredEvent.objects.filter(tenant="_portal", event_type="AccessChanged")
-    assert event.actor_id == "import_access"
+    assert event.actor_id == "command:import_access"
     assert PASSWORD not in event.record
     assert details(event)["users_created"] == ["ann", "bob"]
 

@@ -47,7 +47,7 @@ def test_admin_adds_a_role_and_it_takes_effect(admin_client, make_person):
     subject = subject_for(person)
     assert any(p.actions == ["view_event"] for p in subject.policies)
     (change,) = [c for c in access_changes() if c["payload"]["target"]["model"] == "access.Role"]
-    assert change["payload"]["details"]["action"] == "added" and change["actor"]["id"] == "admin"
+    assert change["payload"]["details"]["action"] == "added" and change["actor"]["id"] == "user:admin"
 
 
 def test_admin_refuses_an_invalid_policy_with_its_reason(admin_client):

@@ -71,7 +71,7 @@ def test_parameter_tampering_returns_nothing_of_another_tenant(make_person, as_u
         "/api/v1/aggregates/globex/Account/g-1/events",
         "/api/v1/aggregates/globex/Account/g-1/events?after=0&limit=1000",
         "/api/v1/aggregates/globex/Account/g-1/events?after=5",  # probing past the end
-        "/api/v1/aggregates/_portal/User/auditor/events",
+        "/api/v1/aggregates/_portal/User/user:auditor/events",
     ]:
         response = api.get(path)
         assert response.status_code == 404, path
@@ -140,7 +140,7 @@ def test_every_read_is_in_the_access_audit(make_person, as_user, events, api):
     assert kinds == ["EventViewed", "TimelineViewed", "EventViewed"]
     viewed = StoredEvent.objects.filter(tenant="_portal", event_type="EventViewed").order_by("position").first()
     record = json.loads(viewed.record)
-    assert record["actor"]["id"] == "auditor" and record["aggregate_id"] == "auditor"
+    assert record["actor"]["id"] == "user:auditor" and record["aggregate_id"] == "user:auditor"
     assert record["payload"]["target"]["event_id"] == events["acme"][0].event_id
 
 
@@ -164,7 +164,7 @@ def test_portal_auditors_read_the_access_audit(make_person, as_user, events):
     auditor = make_person("auditor", tenants=["acme"])
     as_user(auditor).get(f"/api/v1/events/{events['acme'][0].event_id}")
     overseer = make_person("overseer", tenants=["_portal"])
-    response = as_user(overseer).get("/api/v1/aggregates/_portal/User/auditor/events")
+    response = as_user(overseer).get("/api/v1/aggregates/_portal/User/user:auditor/events")
     assert response.status_code == 200
     assert response.json()["events"][0]["event_type"] == "EventViewed"
 

@@ -56,7 +56,7 @@ def test_sign_in_is_recorded(client, alice):
     response = sign_in(client, ip="192.0.2.7")
     assert response.status_code == 302 and response["Location"] == "/admin/"
     (record,) = portal_events("SignedIn")
-    assert record["actor"]["id"] == "alice" and record["aggregate_id"] == "alice"
+    assert record["actor"]["id"] == "user:alice" and record["aggregate_id"] == "user:alice"
     assert record["actor"]["ip"] == "192.0.2.7"
     assert record["payload"]["details"] == {"otp_device": None}
 
@@ -65,7 +65,7 @@ def test_failed_sign_in_is_recorded_with_the_username_as_personal_data(client, a
     response = sign_in(client, password="wrong-password-1")
     assert response.status_code == 200 and b"Please enter the correct username and password" in response.content
     (record,) = portal_events("SignInFailed")
-    assert record["actor"]["id"] == "alice"  # an existing account: the one the attempt claimed
+    assert record["actor"]["id"] == "user:alice"  # an existing account: the one the attempt claimed
     assert record["payload"]["details"] == {"username": "alice", "reason": "credentials"}
     assert record["pii"] == ["/details/username"]
     assert not portal_events("SignedIn")
@@ -92,7 +92,7 @@ def test_sign_out_is_recorded(client, alice):
     sign_in(client)
     assert client.post("/admin/logout/").status_code == 200
     (record,) = portal_events("SignedOut")
-    assert record["actor"]["id"] == "alice"
+    assert record["actor"]["id"] == "user:alice"
     assert not signed_in(client)
 
 
