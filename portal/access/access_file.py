@@ -430,7 +430,9 @@ class ImportSummary:
         )
 
 
-def import_document(data: Any, *, actor: str, dry_run: bool = False, source: str = "") -> ImportSummary:
+def import_document(
+    data: Any, *, actor: str, dry_run: bool = False, source: str = "", allow_superusers: bool = False
+) -> ImportSummary:
     """Bring roles and users in line with ``data``; return what changed.
 
     Validates first and raises ``AccessFileError`` with every error, writing
@@ -441,6 +443,8 @@ def import_document(data: Any, *, actor: str, dry_run: bool = False, source: str
     with transaction.atomic():
         # Checked inside the transaction: the roles it found are the ones written to.
         document, errors = _check(data)
+        if not errors and not allow_superusers:
+            errors = _superuser_entries(document)
         if errors:
             raise AccessFileError(errors)
         summary = ImportSummary(dry_run=dry_run)
@@ -455,6 +459,17 @@ def import_document(data: Any, *, actor: str, dry_run: bool = False, source: str
             details = summary.details() | ({"source": source} if source else {})
             record_access("AccessChanged", actor=f"command:{actor}", actor_type="system", details=details)
     return summary
+
+
+def _superuser_entries(document) -> list[str]:
+    # A file could otherwise reset a superuser's password or demote them.
+    names = [u.username for u in document.users]
+    supers = set(get_user_model().objects.filter(username__in=names, is_superuser=True)
+                 .values_list("username", flat=True))
+    return [
+        f"users[{i}]: {name!r} is a superuser; superusers change only with --allow-superusers"
+        for i, name in enumerate(names) if name in supers
+    ]
 
 
 def _import_role(entry: RoleEntry, summary: ImportSummary) -> None:

@@ -11,6 +11,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
@@ -29,7 +30,7 @@ from .engine import decide, event_attributes, q_filter
 from .readers import UserReader
 from .models import BreakGlassGrant, Policy, Role, SubjectAttributes, UserToken
 from .policy import ACTIONS
-from .selectors import subject_for
+from .selectors import may_manage_access, subject_for
 
 
 class AuditedAdminMixin:
@@ -70,8 +71,31 @@ class PolicyInline(admin.StackedInline):
     fields = ["effect", "actions", "conditions", "valid_from", "valid_until", "description"]
 
 
+class ManageAccessGate:
+    """Access administration needs ``manage_access`` on ``_portal`` as well as the
+    Django permission: the model permission alone would let a clerk grant themselves anything."""
+
+    def _gate(self, request) -> bool:
+        return may_manage_access(request.user)
+
+    def has_module_permission(self, request):
+        return super().has_module_permission(request) and self._gate(request)
+
+    def has_view_permission(self, request, obj=None):
+        return super().has_view_permission(request, obj) and self._gate(request)
+
+    def has_add_permission(self, request, *args):
+        return super().has_add_permission(request, *args) and self._gate(request)
+
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and self._gate(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and self._gate(request)
+
+
 @admin.register(Role)
-class RoleAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class RoleAdmin(AuditedAdminMixin, ManageAccessGate, admin.ModelAdmin):
     list_display = ["name", "description", "member_count", "policy_count"]
     search_fields = ["name"]
     filter_horizontal = ["members"]
@@ -95,7 +119,7 @@ class RoleAdmin(AuditedAdminMixin, admin.ModelAdmin):
         """Pick a user and an event (by id, or pasted): see the decision and why."""
         if not self.has_view_permission(request):
             raise PermissionDenied
-        form = SimulatorForm(request.POST or None)
+        form = SimulatorForm(request.POST or None, operator=request.user)
         results = None
         if request.method == "POST" and form.is_valid():
             user, attrs, actions = form.cleaned_data["user"], form.event_attrs, form.cleaned_data["actions"]
@@ -131,6 +155,10 @@ class SimulatorForm(forms.Form):
         choices=[(a, a) for a in ACTIONS], initial=["view_event"], widget=forms.CheckboxSelectMultiple
     )
 
+    def __init__(self, *args, operator, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.operator = operator
+
     def clean(self):
         data = super().clean()
         event_id, text = data.get("event_id"), (data.get("event_json") or "").strip()
@@ -138,8 +166,10 @@ class SimulatorForm(forms.Form):
             raise forms.ValidationError("Give either an event id or a pasted event, not both.")
         if event_id:
             stored = get_event_store().get(str(event_id))
-            if stored is None:
-                raise forms.ValidationError({"event_id": "No stored event has this id."})
+            # An id the operator may not view reads like an unknown one: the
+            # reasons would otherwise echo the event's attributes.
+            if stored is None or not UserReader(self.operator).may_read("view_event", stored):
+                raise forms.ValidationError({"event_id": "No stored event you may view has this id."})
             record = stored.record
         else:
             try:
@@ -174,7 +204,7 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class PortalUserAdmin(AuditedAdminMixin, UserAdmin):
+class PortalUserAdmin(AuditedAdminMixin, ManageAccessGate, UserAdmin):
     inlines = [SubjectAttributesInline, RoleMembershipInline]
     list_display = ["username", "email", "is_staff", "is_active", "tenant_list", "clearance", "pii"]
 
@@ -195,6 +225,24 @@ class PortalUserAdmin(AuditedAdminMixin, UserAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("access_attributes")
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser:
+            # Nobody raises their own access, and only superusers touch superusers.
+            if obj.pk == request.user.pk or obj.is_superuser:
+                return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and not request.user.is_superuser and (obj.pk == request.user.pk or obj.is_superuser):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += ["is_superuser", "user_permissions", "groups"]
+        return fields
 
 
 @admin.register(UserToken)
@@ -276,7 +324,14 @@ class BreakGlassGrantAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         grants = super().get_queryset(request).select_related("user", "decided_by")
-        return grants if request.user.is_superuser else grants.filter(user=request.user)
+        if request.user.is_superuser:
+            return grants
+        # One's own, and the pending requests of tenants one may decide for.
+        decidable = [
+            g.pk for g in grants.filter(status=BreakGlassGrant.PENDING).exclude(user=request.user)
+            if may_manage_access(request.user, tenant=g.tenant)
+        ]
+        return grants.filter(Q(user=request.user) | Q(pk__in=decidable))
 
     def has_module_permission(self, request):
         return request.user.is_active and request.user.is_staff

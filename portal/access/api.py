@@ -3,11 +3,12 @@
 from datetime import datetime
 
 from ninja import Router, Schema
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer
 from pydantic import Field
 
 from audit_events.api import ErrorOut, json_response
 
+from .auth import session_auth
 from .breakglass import BreakGlassError, break_glass_request
 from .models import BreakGlassGrant, UserToken
 
@@ -22,7 +23,7 @@ class PersonBearer(HttpBearer):
         return found.user if found is not None and found.user.is_active else None
 
 
-PERSON_AUTH = [PersonBearer(), django_auth]
+PERSON_AUTH = [PersonBearer(), session_auth]
 
 
 class BreakGlassIn(Schema):

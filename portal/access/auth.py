@@ -1,12 +1,12 @@
 """Bearer authentication for read endpoints: publisher keys or personal tokens."""
 
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer, SessionAuth
 
 from audit_events.models import PublisherKey
 
 from .models import UserToken
 
-__all__ = ["ReaderBearer", "READ_AUTH"]
+__all__ = ["READ_AUTH", "ReaderBearer", "VerifiedSession", "session_auth"]
 
 
 class ReaderBearer(HttpBearer):
@@ -24,5 +24,24 @@ class ReaderBearer(HttpBearer):
         return None
 
 
-# Bearer first; a signed-in browser session also reads (GET only: no CSRF exposure).
-READ_AUTH = [ReaderBearer(), django_auth]
+class VerifiedSession(SessionAuth):
+    """A signed-in browser session; with TOTP required, staff sessions must be verified.
+
+    The admin refuses unverified staff sessions; the API must not be the way round it.
+    """
+
+    def authenticate(self, request, key):
+        from .signin import totp_required
+
+        user = super().authenticate(request, key)
+        if user and totp_required() and user.is_staff:
+            verified = getattr(user, "is_verified", None)  # fail closed without OTPMiddleware
+            if not (verified and verified()):
+                return None
+        return user
+
+
+session_auth = VerifiedSession()
+
+# Bearer first; a signed-in browser session also reads (SessionAuth checks CSRF on writes).
+READ_AUTH = [ReaderBearer(), session_auth]

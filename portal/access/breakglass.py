@@ -83,17 +83,21 @@ def break_glass_request(
 
 def break_glass_decide(*, grant: BreakGlassGrant, approver, approve: bool, request=None) -> BreakGlassGrant:
     """A second person approves or rejects a pending request."""
-    from .selectors import subject_for
+    from .selectors import may_manage_access, subject_for
 
     if grant.status != BreakGlassGrant.PENDING:
         raise BreakGlassError(f"request #{grant.pk} is {grant.state}, not pending")
     if approver.pk == grant.user_id:
         raise BreakGlassError("a second person must decide: you cannot approve your own request")
-    allowed = approver.is_superuser or decide(
-        subject_for(approver), "manage_access", {"tenant": grant.tenant}, now=timezone.now()
-    ).allowed
-    if not allowed:
+    if not may_manage_access(approver, tenant=grant.tenant):
         raise BreakGlassError(f"you may not manage access to {grant.tenant!r}")
+    if approve and not decide(
+        subject_for(grant.user), "break_glass",
+        {"tenant": grant.tenant, "aggregate_type": grant.aggregate_type or None,
+         "aggregate_id": grant.aggregate_id or None},
+        now=timezone.now(),
+    ).allowed:
+        raise BreakGlassError(f"{grant.user} is no longer allowed break-glass access to {grant.tenant!r}")
     with transaction.atomic():
         if approve:
             _activate(grant, decided_by=approver, request=request)

@@ -12,8 +12,9 @@ DEMO_USERS = {
     "admin": ("administrator: manages access, sees everything", None, ["administrator"], True),
     "auditor-bank": ("auditor of the bank", {"tenants": [BANK], "clearance": "confidential", "pii": True},
                      ["auditor"], True),
-    "auditor-hospital": ("auditor of the hospital", {"tenants": [HOSPITAL], "clearance": "restricted", "pii": True},
-                         ["auditor"], True),
+    "auditor-hospital": ("auditor of the hospital (may break the glass)",
+                         {"tenants": [HOSPITAL], "clearance": "confidential", "pii": True},
+                         ["auditor", "emergency-access"], True),
     "auditor-shop": ("auditor of the shop", {"tenants": [SHOP], "clearance": "confidential", "pii": True},
                      ["auditor"], True),
     "compliance": ("compliance officer: reports over every tenant",
@@ -36,9 +37,14 @@ def demo_access_document(passwords: dict[str, str]) -> dict:
             "description": "Reads the events of their tenants up to their clearance.",
             "policies": [
                 {"effect": "allow", "actions": READS + ["view_pii"], "conditions": within_scope},
+            ],
+        },
+        {
+            "name": "emergency-access",
+            "description": "May open their own tenants' records in an emergency (break-glass).",
+            "policies": [
                 {"effect": "allow", "actions": ["break_glass"],
-                 "conditions": [{"attr": "tenant", "op": "in", "value": "subject.tenants"}],
-                 "description": "emergency access within their own tenants"},
+                 "conditions": [{"attr": "tenant", "op": "in", "value": "subject.tenants"}]},
             ],
         },
         {

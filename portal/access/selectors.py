@@ -11,7 +11,7 @@ from .policy import PolicySpec, Subject
 
 log = logging.getLogger(__name__)
 
-__all__ = ["subject_for"]
+__all__ = ["may_manage_access", "subject_for"]
 
 
 def subject_for(user) -> Subject:
@@ -46,3 +46,18 @@ def _spec_or_deny_all(policy: Policy) -> PolicySpec:
         return PolicySpec(
             effect="deny", actions=["*"], label=f"{policy.role.name}#{policy.pk} (invalid: denies all)"
         )
+
+
+def may_manage_access(user, *, tenant: str = "_portal") -> bool:
+    """Whether ``user`` administers access: for ``_portal`` (roles and people) or a tenant.
+
+    Superusers always may; anyone else needs a policy allowing ``manage_access``
+    on that tenant (``_portal`` meaning the portal's own roles and people).
+    """
+    from .engine import decide
+
+    if user is None or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return decide(subject_for(user), "manage_access", {"tenant": tenant}, now=timezone.now()).allowed

@@ -37,7 +37,7 @@ class Command(BaseCommand):
             if not User.objects.filter(username=name).exists()
         }
         credentials.update(new_passwords)
-        import_document(demo_access_document(new_passwords), actor="bootstrap_demo")
+        import_document(demo_access_document(new_passwords), actor="bootstrap_demo", allow_superusers=True)
         if not PublisherKey.objects.filter(name="demo-publisher").exists():
             _, secret = publisher_key_create(name="demo-publisher", tenants=list(TENANTS))
             credentials["demo-publisher"] = secret

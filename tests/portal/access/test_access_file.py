@@ -391,3 +391,20 @@ def test_the_documented_example_imports(tmp_path):
     out, _ = run("import_access", str(tmp_path / "example.yaml"))
 
     assert out.strip() == "roles: 4 created, 0 updated, 0 unchanged; users: 4 created, 0 updated, 0 unchanged"
+
+
+def test_superusers_change_only_when_allowed(tmp_path):
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_superuser("root", "root@example.com", "x-unused-Password-1")
+    data = {"roles": [], "users": [{"username": "root", "password": "another-Long-password-9"}]}
+    path = tmp_path / "takeover.json"
+    path.write_text(json.dumps(data))
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_access", str(path), stdout=StringIO(), stderr=err)
+    assert "'root' is a superuser" in err.getvalue()
+    root = get_user_model().objects.get(username="root")
+    assert root.check_password("x-unused-Password-1") and root.is_staff
+    call_command("import_access", str(path), "--allow-superusers", stdout=StringIO(), stderr=StringIO())
+    assert get_user_model().objects.get(username="root").check_password("another-Long-password-9")

@@ -59,7 +59,14 @@ def test_admin_refuses_an_invalid_policy_with_its_reason(admin_client):
     assert not Role.objects.filter(name="bad").exists()
 
 
-def test_simulator_shows_decision_and_reasons(admin_client, make_person, events):
+def allow_everything(user):
+    role = Role.objects.create(name=f"everything-{user.pk}")
+    role.policies.create(effect="allow", actions=["*"], conditions=[])
+    role.members.add(user)
+
+
+def test_simulator_shows_decision_and_reasons(admin_client, admin_user, make_person, events):
+    allow_everything(admin_user)
     person = make_person("ann", tenants=["acme"], clearance="confidential")
     url = reverse("admin:access_role_simulate")
     assert admin_client.get(url).status_code == 200
@@ -139,3 +146,33 @@ def test_latest_states_are_for_superusers_only(client, make_person):
     reader.save()
     client.force_login(reader)
     assert client.get(reverse("admin:audit_events_aggregatestate_changelist")).status_code == 403
+
+
+def test_simulator_does_not_echo_events_the_operator_cannot_view(admin_client, make_person, events):
+    person = make_person("ann", tenants=["acme"])
+    response = admin_client.post(reverse("admin:access_role_simulate"), {
+        "user": person.pk, "event_id": events["globex"][0].event_id, "actions": ["view_event"]})
+    text = response.content.decode()
+    assert "No stored event you may view has this id" in text and "globex" not in text
+
+
+def test_access_administration_needs_manage_access(client, make_person):
+    clerk = make_person("clerk", tenants=["acme"])
+    clerk.is_staff = True
+    clerk.save()
+    from django.contrib.auth.models import Permission
+
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=[
+        "view_role", "change_role", "add_role", "view_user", "change_user"]))
+    client.force_login(clerk)
+    assert client.get(reverse("admin:access_role_changelist")).status_code == 403
+    assert client.get(reverse("admin:auth_user_change", args=[clerk.pk])).status_code == 403
+    role = Role.objects.create(name="portal-admins")
+    role.policies.create(effect="allow", actions=["manage_access"],
+                         conditions=[{"attr": "tenant", "op": "eq", "value": "_portal"}])
+    role.members.add(clerk)
+    assert client.get(reverse("admin:access_role_changelist")).status_code == 200
+    own = client.get(reverse("admin:auth_user_change", args=[clerk.pk]))
+    assert own.status_code == 200 and b'name="is_superuser"' not in own.content  # read-only, not editable
+    response = client.post(reverse("admin:auth_user_change", args=[clerk.pk]), {"username": "clerk"})
+    assert response.status_code == 403  # nobody raises their own access

@@ -194,3 +194,14 @@ def test_admin_filters_cannot_probe_masked_values(make_person, client, events):
     # Refused lookups make the admin drop the filter (or answer 400): the two look alike.
     assert hit.status_code == miss.status_code
     assert hit.status_code != 200 or hit.content.count(b"acc-1") == miss.content.count(b"acc-1")
+
+
+def test_api_sessions_of_staff_need_the_second_factor_when_required(make_person, client, events, settings):
+    settings.PORTAL_REQUIRE_TOTP = True
+    auditor = make_person("auditor", tenants=["acme"])
+    auditor.is_staff = True
+    auditor.save()
+    client.force_login(auditor)  # password only: not verified
+    assert client.get(f"/api/v1/events/{events['acme'][0].event_id}").status_code == 401
+    settings.PORTAL_REQUIRE_TOTP = False
+    assert client.get(f"/api/v1/events/{events['acme'][0].event_id}").status_code == 200

@@ -19,6 +19,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="path of a .json, .yaml or .yml access file")
         parser.add_argument(
+            "--allow-superusers", action="store_true",
+            help="let the file change existing superusers (refused otherwise)",
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="validate and report what would change, without writing"
         )
 
@@ -32,7 +36,10 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: not UTF-8 text") from None
         try:
             data = load_document(text, filename=path.name)
-            summary = import_document(data, actor=ACTOR, dry_run=dry_run, source=path.name)
+            summary = import_document(
+                data, actor=ACTOR, dry_run=dry_run, source=path.name,
+                allow_superusers=options["allow_superusers"],
+            )
         except AccessFileError as exc:
             for error in exc.errors:
                 self.stderr.write(error)
