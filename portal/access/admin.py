@@ -468,3 +468,16 @@ class SuperuserAggregateStateAdmin(AggregateStateAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_superuser
+
+    def changelist_view(self, request, extra_context=None):
+        record_access("SearchPerformed", user=request.user, request=request, pii=["/details/query"],
+                      details={"query": request.GET.dict(), "via": "admin", "model": "latest states"})
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        state = self.get_object(request, object_id)
+        if state is not None:
+            record_access("StateViewed", user=request.user, request=request, details={"via": "admin"},
+                          target={"tenant": state.tenant, "aggregate_type": state.aggregate_type,
+                                  "aggregate_id": state.aggregate_id, "sequence": state.sequence})
+        return super().change_view(request, object_id, form_url, extra_context)

@@ -20,6 +20,7 @@ class ReaderBearer(HttpBearer):
         if token.startswith(UserToken.PREFIX + "_"):
             found = UserToken.authenticate(token)
             if found is not None and found.user.is_active:
+                request.token_key_id = found.key_id  # names the token in the access audit
                 return found.user
         return None
 

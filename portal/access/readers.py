@@ -91,8 +91,10 @@ class UserReader(Reader):
 
     def audit(self, kind: str, *, target: dict, details: dict | None = None) -> None:
         under_break_glass, self._break_glass_reads = self._break_glass_reads > 0, 0
+        token = getattr(self.request, "token_key_id", None)
+        details = {**(details or {}), "via": self.via} | ({"token": token} if token else {})
         record_access(kind, user=self.user, request=self.request, target=target,
-                      details={**(details or {}), "via": self.via}, break_glass=under_break_glass)
+                      details=details, break_glass=under_break_glass)
         if under_break_glass:
             notify_admins(f"Read under break-glass by {self.user}", f"{kind}: {target}")
 

@@ -142,6 +142,7 @@ def test_every_read_is_in_the_access_audit(make_person, as_user, events, api):
     record = json.loads(viewed.record)
     assert record["actor"]["id"] == "user:auditor" and record["aggregate_id"] == "user:auditor"
     assert record["payload"]["target"]["event_id"] == events["acme"][0].event_id
+    assert record["payload"]["details"]["token"]  # which token read it
 
 
 def test_refused_reads_are_logged_alike_whether_or_not_the_target_exists(make_person, as_user, events):
