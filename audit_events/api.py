@@ -17,8 +17,9 @@ from .auth import PublisherKeyAuth
 from .ingest import IngestError, parse_events
 from .jcs import CanonicalizationError
 from .schema import MAX_BATCH_EVENTS
+from .search import SearchQuery, SearchQueryError, parse_search_params
 from .store import AppendConflictError
-from portal.access.auth import READ_AUTH
+from portal.access.auth import PERSON_AUTH, READ_AUTH
 from portal.access.readers import reader_for
 
 router = Router(tags=["events"])
@@ -190,5 +191,57 @@ def read_aggregate_events(
         + '],"next_after":'
         + ("null" if next_after is None else str(next_after))
         + "}"
+    )
+    return json_response(body)
+
+
+class FacetOut(Schema):
+    value: str
+    count: int
+
+
+class SearchOut(Schema):
+    results: list[dict] = Field(description="Events as the reader may see them (personal data masked).")
+    total: int | str = Field(description='Exact up to 10,000, then the string "10,000+".')
+    next_cursor: str | None
+    facets: dict[str, list[FacetOut]]
+    histogram: dict
+
+
+def _search_parameters() -> list[dict]:
+    properties = SearchQuery.model_json_schema(by_alias=True)["properties"]
+    return [
+        {"name": name, "in": "query", "required": False, "schema": schema,
+         "description": schema.get("description", "")}
+        for name, schema in properties.items()
+    ]
+
+
+@router.get(
+    "/search",
+    auth=PERSON_AUTH,
+    response={200: SearchOut, 400: ErrorOut, 401: ErrorOut},
+    summary="Search events",
+    description=(
+        "Free text over event type, aggregate, actor, IP and payload values (personal data "
+        "only where the reader may see it), filters, newest or oldest first, cursor pages, "
+        "facets and a date histogram, all within the reader's access."
+    ),
+    openapi_extra={"parameters": _search_parameters()},
+)
+def search(request):
+    try:
+        query = parse_search_params(request.GET.dict())
+    except SearchQueryError as exc:
+        return json_response({"detail": "invalid search parameters", "errors": exc.errors}, 400)
+    reader = reader_for(request.auth, request)
+    events, result = selectors.search_events(reader=reader, query=query)
+    total = result.total if result.total_is_exact else result.total_text
+    body = (
+        '{"results":[' + ",".join(reader.render(e) for e in events) + "],"
+        + orjson.dumps({
+            "total": total, "next_cursor": result.next_cursor,
+            "facets": result.facets, "histogram": result.histogram,
+        }).decode()[1:]
     )
     return json_response(body)

@@ -177,3 +177,42 @@ class AggregateState(models.Model):
 
     def __str__(self):
         return f"{self.tenant}/{self.aggregate_type}/{self.aggregate_id}"
+
+
+class SearchDocument(models.Model):
+    """What the SQL search backend indexes for one event (a projection).
+
+    ``text`` holds the searchable words that are not personal data; ``pii_text``
+    the values at the event's ``pii`` pointers, searchable only by readers who
+    may see them. The full-text indexes over both are built by the database
+    (an FTS5 table on SQLite, ``tsvector`` columns on PostgreSQL).
+    """
+
+    position = models.BigIntegerField(primary_key=True)  # the event's change-feed position
+    event_id = models.UUIDField(unique=True)
+    tenant = models.CharField(max_length=64)
+    aggregate_type = models.CharField(max_length=64)
+    aggregate_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=100)
+    actor_id = models.CharField(max_length=200)
+    actor_type = models.CharField(max_length=16)
+    ip = models.CharField(max_length=45, null=True, blank=True)
+    # 32 hex digits of the IPv6 (or IPv4-mapped) address: CIDR becomes a range.
+    ip_hex = models.CharField(max_length=32, null=True, blank=True)
+    classification = models.CharField(max_length=16)
+    trace_id = models.CharField(max_length=128, null=True, blank=True)
+    occurred_at = models.DateTimeField()
+    recorded_at = models.DateTimeField()
+    text = models.TextField(blank=True)
+    pii_text = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "audit_search_document"
+        indexes = [
+            models.Index(fields=["tenant", "position"], name="search_tenant_pos"),
+            models.Index(fields=["occurred_at"], name="search_occurred"),
+            models.Index(fields=["actor_id", "position"], name="search_actor"),
+            models.Index(fields=["ip_hex"], name="search_ip"),
+            models.Index(fields=["trace_id"], name="search_trace"),
+            models.Index(fields=["event_type", "position"], name="search_type"),
+        ]

@@ -23,6 +23,10 @@ class Reader(ABC):
         """The reader's access filter for ``action``, compiled for the event store."""
 
     @abstractmethod
+    def pii_filter_for(self, action: str):
+        """The events whose personal data this reader may see (and so search), compiled."""
+
+    @abstractmethod
     def render(self, event: StoredEvent) -> str:
         """The event as this reader may see it, as JSON text (masked where required)."""
 

@@ -3,7 +3,7 @@
 from .readers import Reader
 from .store import StoredEvent, get_event_store
 
-__all__ = ["aggregate_events_for", "event_for"]
+__all__ = ["aggregate_events_for", "event_for", "search_events"]
 
 def event_for(*, reader: Reader, event_id: str) -> StoredEvent | None:
     """The event if the reader may view it; ``None`` otherwise (answered as 404)."""
@@ -39,6 +39,23 @@ def aggregate_events_for(
         reader.may_read("view_timeline", event)  # notes reads that only break-glass allows
     reader.audit("TimelineViewed", target=target, details={"after": after, "returned": len(events)})
     return events, events[-1].sequence if len(events) == limit else None
+
+
+def search_events(*, reader: Reader, query) -> tuple[list[StoredEvent], "SearchResult"]:
+    """One page of search results the reader may see, and the result's counts."""
+    from .search import get_search_index
+
+    result = get_search_index().search(query, reader=reader)
+    events = get_event_store().get_many(result.event_ids)
+    for event in events:
+        reader.may_read("search", event)  # notes reads that only break-glass allows
+    reader.audit(
+        "SearchPerformed",
+        target={},
+        details={"query": query.model_dump(mode="json", by_alias=True, exclude_none=True),
+                 "returned": len(events), "total": result.total_text},
+    )
+    return events, result
 
 
 def _target(event: StoredEvent) -> dict:

@@ -81,6 +81,7 @@ AUDIT_STORE = _choice("AUDIT_STORE", "sql", ("sql",))
 SEARCH_BACKEND = _choice("SEARCH_BACKEND", "sql", ("sql",))
 AUDIT_PROJECTIONS = [
     "audit_events.projections.latest_state.LatestStateProjection",
+    "audit_events.projections.search.SearchProjection",
 ]
 # Lambda's synchronous invocation payload limit is 6 MB; keep one limit everywhere.
 AUDIT_MAX_REQUEST_BYTES = int(os.environ.get("AUDIT_MAX_REQUEST_BYTES", 6 * 1024 * 1024))

@@ -100,6 +100,10 @@ class EventStore(ABC):
     def get(self, event_id: str) -> StoredEvent | None:
         """One event by id, or ``None``."""
 
+    def get_many(self, event_ids: Sequence[str]) -> list[StoredEvent]:
+        """The events with these ids that exist, in the order given."""
+        return [event for event in (self.get(i) for i in event_ids) if event is not None]
+
     @abstractmethod
     def read_aggregate(
         self,

@@ -311,6 +311,19 @@ class SQLEventStore(EventStore):
         row = self._rows().filter(event_id=key).values_list(*_EVENT_COLUMNS).first()
         return _stored(row) if row else None
 
+    def get_many(self, event_ids: Sequence[str]) -> list[StoredEvent]:
+        keys = []
+        for event_id in event_ids:
+            try:
+                keys.append(uuid.UUID(str(event_id)))
+            except ValueError:
+                continue
+        by_id = {}
+        for chunk in _chunks(keys):
+            for row in self._rows().filter(event_id__in=chunk).values_list("event_id", *_EVENT_COLUMNS):
+                by_id[str(row[0])] = _stored(row[1:])
+        return [by_id[str(k)] for k in keys if str(k) in by_id]
+
     def read_aggregate(
         self,
         tenant: str,

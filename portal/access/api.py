@@ -3,27 +3,15 @@
 from datetime import datetime
 
 from ninja import Router, Schema
-from ninja.security import HttpBearer
 from pydantic import Field
 
 from audit_events.api import ErrorOut, json_response
 
-from .auth import session_auth
+from .auth import PERSON_AUTH
 from .breakglass import BreakGlassError, break_glass_request
-from .models import BreakGlassGrant, UserToken
+from .models import BreakGlassGrant
 
 router = Router(tags=["access"])
-
-
-class PersonBearer(HttpBearer):
-    """A personal API token only: publisher keys have no say here."""
-
-    def authenticate(self, request, token):
-        found = UserToken.authenticate(token)
-        return found.user if found is not None and found.user.is_active else None
-
-
-PERSON_AUTH = [PersonBearer(), session_auth]
 
 
 class BreakGlassIn(Schema):

@@ -6,7 +6,7 @@ from audit_events.models import PublisherKey
 
 from .models import UserToken
 
-__all__ = ["READ_AUTH", "ReaderBearer", "VerifiedSession", "session_auth"]
+__all__ = ["PERSON_AUTH", "READ_AUTH", "PersonBearer", "ReaderBearer", "VerifiedSession", "session_auth"]
 
 
 class ReaderBearer(HttpBearer):
@@ -46,3 +46,20 @@ session_auth = VerifiedSession()
 
 # Bearer first; a signed-in browser session also reads (SessionAuth checks CSRF on writes).
 READ_AUTH = [ReaderBearer(), session_auth]
+
+
+class PersonBearer(HttpBearer):
+    """A personal API token only: publisher keys have no say here."""
+
+    openapi_scheme = "bearer"
+
+    def authenticate(self, request, token):
+        found = UserToken.authenticate(token)
+        if found is not None and found.user.is_active:
+            request.token_key_id = found.key_id
+            return found.user
+        return None
+
+
+# People only: a personal token or a browser session.
+PERSON_AUTH = [PersonBearer(), session_auth]

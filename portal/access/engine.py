@@ -199,17 +199,25 @@ def decide(subject: Subject, action: str, attrs: Mapping[str, str], *, now: date
 
 
 def q_filter(
-    subject: Subject, action: str, *, now: datetime, fields: Mapping[str, str] | None = None
+    subject: Subject,
+    action: str,
+    *,
+    now: datetime,
+    fields: Mapping[str, str] | None = None,
+    only_break_glass: bool = False,
 ) -> Q:
     """A filter selecting exactly the events ``decide`` allows.
 
     ``fields`` maps event attributes to the model's field names (the events
-    table by default).
+    table by default). ``only_break_glass`` keeps just what emergency grants
+    allow (denies still apply).
     """
     fields = fields or {name: name for name in _ATTRIBUTE_NAMES}
     policies = compile_policies(subject, action, now=now)
     allowed = MATCH_NONE
     for policy in (p for p in policies if p.effect == "allow"):
+        if only_break_glass and not policy.break_glass:
+            continue
         granted = policy.q(fields)
         if policy.break_glass:
             granted &= q_filter(_ordinary(subject), "break_glass", now=now, fields=fields)

@@ -38,6 +38,9 @@ class PublisherReader(Reader):
     def filter_for(self, action: str):
         return Q(tenant__in=self._tenants())
 
+    def pii_filter_for(self, action: str):
+        return self.filter_for(action)  # publishers read their own events as stored
+
     def render(self, event: StoredEvent) -> str:
         return event.to_json()
 
@@ -45,6 +48,7 @@ class PublisherReader(Reader):
         record_access(
             kind, request=self.request, actor=f"key:{self.key.key_id}", actor_type="service",
             target=target, details={**(details or {}), "publisher_key": self.key.name},
+            pii=_query_pii(details),
         )
 
 
@@ -70,6 +74,11 @@ class UserReader(Reader):
     def filter_for(self, action: str):
         return q_filter(self.subject, action, now=self.now)
 
+    def pii_filter_for(self, action: str):
+        # As may_see_pii: a view_pii policy, with the person's attribute or an
+        # emergency grant; compiled so that search matches only what could be shown.
+        return q_filter(self.subject, "view_pii", now=self.now, only_break_glass=not self.subject.pii)
+
     def _pii_only_by_break_glass(self, event: StoredEvent) -> bool:
         if not event.record.get("pii") or self.subject.pii:
             return False
@@ -94,9 +103,14 @@ class UserReader(Reader):
         token = getattr(self.request, "token_key_id", None)
         details = {**(details or {}), "via": self.via} | ({"token": token} if token else {})
         record_access(kind, user=self.user, request=self.request, target=target,
-                      details=details, break_glass=under_break_glass)
+                      details=details, break_glass=under_break_glass, pii=_query_pii(details))
         if under_break_glass:
             notify_admins(f"Read under break-glass by {self.user}", f"{kind}: {target}")
+
+
+def _query_pii(details: dict | None) -> list[str] | None:
+    # What someone searched for may itself be personal data (a name, an address).
+    return ["/details/query"] if details and "query" in details else None
 
 
 def reader_for(principal, request=None) -> Reader:

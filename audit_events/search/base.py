@@ -1,0 +1,46 @@
+"""The search-index port: what every adapter (SQL, OpenSearch) provides."""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Sequence
+
+from ..readers import Reader
+from ..store import StoredEvent
+from .query import SearchQuery
+
+__all__ = ["SearchIndex", "SearchResult", "TOTAL_LIMIT"]
+
+TOTAL_LIMIT = 10_000  # counted exactly up to here, then reported as "10,000+"
+
+
+@dataclass
+class SearchResult:
+    """One page of matches (event ids in order) with counts that never include
+    an event the reader may not see."""
+
+    event_ids: list[str]
+    total: int
+    total_is_exact: bool
+    next_cursor: str | None
+    facets: dict[str, list[dict]] = field(default_factory=dict)
+    histogram: dict = field(default_factory=dict)
+
+    @property
+    def total_text(self) -> str:
+        return f"{self.total:,}" if self.total_is_exact else f"{TOTAL_LIMIT:,}+"
+
+
+class SearchIndex(ABC):
+    """Events indexed for search; every query runs under a reader's access filter."""
+
+    @abstractmethod
+    def index(self, events: Sequence[StoredEvent]) -> None:
+        """Add or replace the documents of ``events`` (idempotent by event)."""
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Remove every document (a rebuild follows)."""
+
+    @abstractmethod
+    def search(self, query: SearchQuery, *, reader: Reader) -> SearchResult:
+        """The page of ``query`` that ``reader`` may see, with totals, facets and histogram."""

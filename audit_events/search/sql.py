@@ -1,0 +1,147 @@
+"""The search index in the SQL database: SQLite FTS5, or PostgreSQL full text."""
+
+import ipaddress
+import re
+from datetime import datetime
+from typing import Sequence
+
+from django.db import connections, transaction
+from django.db.models import BooleanField, Count, Max, Min, Q
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Trunc
+
+from ..models import SearchDocument
+from ..readers import Reader
+from ..store import StoredEvent
+from .base import TOTAL_LIMIT, SearchIndex, SearchResult
+from .documents import document_for
+from .query import FACETS, SearchQuery, decode_cursor, encode_cursor, histogram_interval
+
+__all__ = ["SQLSearchIndex"]
+
+_WORD = re.compile(r"\w+")
+_FIELDS = [f.name for f in SearchDocument._meta.concrete_fields if f.name != "position"]
+MAX_TERMS = 12
+
+
+class SQLSearchIndex(SearchIndex):
+    """Documents in ``audit_search_document``; full text by the database's own index.
+
+    Free text is split into words, each matched as a quoted term (SQLite) or
+    through ``plainto_tsquery`` (PostgreSQL): nothing a user types is ever
+    read as query syntax.
+    """
+
+    def __init__(self, using: str = "default"):
+        self.using = using
+
+    def _docs(self):
+        return SearchDocument.objects.using(self.using)
+
+    def index(self, events: Sequence[StoredEvent]) -> None:
+        documents = [SearchDocument(**document_for(event)) for event in events]
+        if documents:
+            self._docs().bulk_create(
+                documents, update_conflicts=True, unique_fields=["position"], update_fields=_FIELDS
+            )
+
+    def reset(self) -> None:
+        with transaction.atomic(using=self.using):
+            self._docs().all().delete()
+
+    # -- querying ----------------------------------------------------------
+
+    def _term(self, column: str, word: str) -> Q:
+        if connections[self.using].vendor == "sqlite":
+            sql = (
+                f'"{SearchDocument._meta.db_table}"."position" IN '
+                "(SELECT rowid FROM audit_search_fts WHERE audit_search_fts MATCH %s)"
+            )
+            # A quoted FTS5 string restricted to one column; words hold no quotes.
+            match = f'{column} : "{word}"'
+            return Q(RawSQL(sql, [match], output_field=BooleanField()))
+        tsv = {"text": "text_tsv", "pii_text": "pii_tsv"}[column]
+        return Q(RawSQL(f"{tsv} @@ plainto_tsquery('simple', %s)", [word], output_field=BooleanField()))
+
+    def _matching(self, query: SearchQuery, reader: Reader):
+        docs = self._docs().filter(reader.filter_for("search"))
+        if query.q:
+            words = [w.lower() for w in _WORD.findall(query.q)][:MAX_TERMS]
+            pii_scope = reader.pii_filter_for("search")
+            for word in words:
+                # Personal data matches only where the reader may see it.
+                docs = docs.filter(self._term("text", word) | (self._term("pii_text", word) & pii_scope))
+        exact = {
+            "tenant": query.tenant, "aggregate_type": query.aggregate_type,
+            "aggregate_id": query.aggregate_id, "event_type": query.event_type,
+            "actor_id": query.actor_id, "actor_type": query.actor_type,
+            "classification": query.classification, "trace_id": query.trace_id,
+        }
+        docs = docs.filter(**{k: v for k, v in exact.items() if v is not None})
+        if query.network is not None:
+            low, high = _range(query.network)
+            docs = docs.filter(ip_hex__gte=low, ip_hex__lte=high)
+        time_field = "occurred_at" if query.time == "occurred" else "recorded_at"
+        if query.from_ is not None:
+            docs = docs.filter(**{f"{time_field}__gte": query.from_})
+        if query.to is not None:
+            docs = docs.filter(**{f"{time_field}__lt": query.to})
+        return docs, time_field
+
+    def search(self, query: SearchQuery, *, reader: Reader) -> SearchResult:
+        docs, time_field = self._matching(query, reader)
+        total = docs.values("position")[: TOTAL_LIMIT + 1].count()
+        page = docs
+        if query.cursor is not None:
+            after = decode_cursor(query.cursor, sort=query.sort)
+            page = page.filter(position__lt=after) if query.sort == "newest" else page.filter(position__gt=after)
+        page = page.order_by("-position" if query.sort == "newest" else "position")
+        rows = list(page.values_list("position", "event_id")[: query.limit + 1])
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        return SearchResult(
+            event_ids=[str(event_id) for _, event_id in rows],
+            total=min(total, TOTAL_LIMIT),
+            total_is_exact=total <= TOTAL_LIMIT,
+            next_cursor=encode_cursor(rows[-1][0], sort=query.sort) if more else None,
+            facets=self._facets(docs),
+            histogram=self._histogram(docs, query, time_field),
+        )
+
+    def _facets(self, docs) -> dict[str, list[dict]]:
+        facets = {}
+        for name in FACETS:
+            counts = docs.order_by().values(name).annotate(count=Count("position")).order_by("-count", name)[:10]
+            facets[name] = [{"value": row[name], "count": row["count"]} for row in counts]
+        return facets
+
+    def _histogram(self, docs, query: SearchQuery, time_field: str) -> dict:
+        start, end = query.from_, query.to
+        if start is None or end is None:
+            bounds = docs.order_by().aggregate(low=Min(time_field), high=Max(time_field))
+            start, end = start or bounds["low"], end or bounds["high"]
+        if start is None or end is None:
+            return {"interval": None, "field": time_field, "buckets": []}
+        interval = histogram_interval(start, end)
+        rows = (
+            docs.order_by().annotate(bucket=Trunc(time_field, interval))
+            .values("bucket").annotate(count=Count("position")).order_by("bucket")
+        )
+        return {
+            "interval": interval,
+            "field": time_field,
+            "buckets": [{"start": _iso(row["bucket"]), "count": row["count"]} for row in rows],
+        }
+
+
+def _range(network) -> tuple[str, str]:
+    if network.version == 4:
+        low = ipaddress.IPv6Address(f"::ffff:{network.network_address}")
+        high = ipaddress.IPv6Address(f"::ffff:{network.broadcast_address}")
+    else:
+        low, high = network.network_address, network.broadcast_address
+    return f"{int(low):032x}", f"{int(high):032x}"
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")

@@ -1,0 +1,185 @@
+"""The contract every search adapter passes (SQL today, OpenSearch next).
+
+A backend's module subclasses ``SearchIndexContract`` and provides
+``create_index()`` and ``create_store()`` for the same database.
+"""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from audit_events.readers import Reader
+from audit_events.search import parse_search_params
+from portal.access.engine import decide, event_attributes, q_filter
+from portal.access.policy import PolicySpec, Subject
+from tests.audit_events.store.contracts import event
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+ALL = PolicySpec(effect="allow", actions=["*"], conditions=[])
+
+
+class SubjectReader(Reader):
+    """A reader for a bare subject: the engine's filters, no audit, no masking."""
+
+    def __init__(self, subject: Subject):
+        self.subject = subject
+
+    def may_read(self, action, event):
+        return decide(self.subject, action, event_attributes(event.record), now=NOW).allowed
+
+    def filter_for(self, action):
+        return q_filter(self.subject, action, now=NOW)
+
+    def pii_filter_for(self, action):
+        return q_filter(self.subject, "view_pii", now=NOW, only_break_glass=not self.subject.pii)
+
+    def render(self, event):
+        return event.to_json()
+
+    def audit(self, kind, *, target, details=None):
+        pass
+
+
+def reader(*policies, pii=True, **attributes) -> SubjectReader:
+    return SubjectReader(Subject(username="tester", policies=policies or (ALL,), pii=pii, **attributes))
+
+
+def at(minutes: int) -> str:
+    return (NOW - timedelta(minutes=minutes)).isoformat()
+
+
+class SearchIndexContract:
+    """Behaviour shared by all search adapters. Not collected itself."""
+
+    def create_index(self):
+        raise NotImplementedError
+
+    def create_store(self):
+        raise NotImplementedError
+
+    @pytest.fixture
+    def index(self):
+        return self.create_index()
+
+    @pytest.fixture
+    def corpus(self, index):
+        store = self.create_store()
+        store.append([
+            event(tenant="acme", aggregate_id="acc-1", event_type="PasswordChanged", occurred_at=at(50),
+                  actor={"id": "u-ann", "type": "user", "ip": "10.1.2.3"}, classification="confidential",
+                  payload={"holder": {"name": "Zelda Quux"}, "reason": "forgotten"}, trace_id="trace-a"),
+            event(tenant="acme", aggregate_id="acc-1", event_type="AccountFrozen", occurred_at=at(40),
+                  actor={"id": "svc-risk", "type": "service"}, classification="restricted", pii=[],
+                  payload={"reason": "fraud suspicion"}, trace_id="trace-a"),
+            event(tenant="acme", aggregate_id="acc-2", event_type="AccountOpened", occurred_at=at(30),
+                  actor={"id": "u-bob", "type": "user", "ip": "2001:db8::7"}, classification="internal",
+                  pii=[], payload={"currency": "EUR", "amount_cents": 1200}),
+            event(tenant="globex", aggregate_id="g-1", event_type="AccountOpened", occurred_at=at(20),
+                  actor={"id": "u-ann", "type": "user", "ip": "10.9.9.9"}, classification="internal",
+                  payload={"holder": {"name": "Globex Person"}, "reason": "fraud"}),
+        ])
+        index.index(store.read_all())
+        return store
+
+    def search(self, index, who=None, **params):
+        query = parse_search_params({k: str(v) for k, v in params.items()})
+        return index.search(query, reader=who or reader())
+
+    def types(self, store, result):
+        return [e.record["event_type"] for e in store.get_many(result.event_ids)]
+
+    # -- free text -----------------------------------------------------------
+
+    def test_free_text_over_type_payload_actor_and_ip(self, index, corpus):
+        assert self.types(corpus, self.search(index, q="frozen")) == ["AccountFrozen"]
+        assert set(self.types(corpus, self.search(index, q="fraud"))) == {"AccountFrozen", "AccountOpened"}
+        assert len(self.search(index, q="u-bob").event_ids) == 1
+        assert self.search(index, q="nothing-like-this").event_ids == []
+
+    def test_query_syntax_is_just_text(self, index, corpus):
+        for text in ['"', "fraud OR *", "NEAR(fraud", "-fraud", "fraud AND", "a:b", "'; DROP TABLE x; --", "\\"]:
+            self.search(index, q=text)  # never an error
+
+    def test_personal_data_matches_only_for_readers_who_may_see_it(self, index, corpus):
+        assert len(self.search(index, q="zelda").event_ids) == 1
+        assert self.search(index, reader(pii=False), q="zelda").event_ids == []
+        no_policy = reader(PolicySpec(effect="allow", actions=["search"], conditions=[]))
+        assert self.search(index, no_policy, q="zelda").event_ids == []
+        assert len(self.search(index, reader(pii=False), q="forgotten").event_ids) == 1  # not personal data
+
+    # -- filters ---------------------------------------------------------------
+
+    @pytest.mark.parametrize(
+        "params, expected",
+        [
+            ({"tenant": "globex"}, 1),
+            ({"event_type": "AccountOpened"}, 2),
+            ({"actor_id": "u-ann"}, 2),
+            ({"actor_type": "service"}, 1),
+            ({"classification": "restricted"}, 1),
+            ({"trace_id": "trace-a"}, 2),
+            ({"aggregate_id": "acc-1"}, 2),
+            ({"ip": "10.1.2.3"}, 1),
+            ({"ip": "10.0.0.0/8"}, 2),
+            ({"ip": "2001:db8::/32"}, 1),
+            ({"from": at(45), "to": at(25)}, 2),
+        ],
+    )
+    def test_filters(self, index, corpus, params, expected):
+        assert len(self.search(index, **params).event_ids) == expected
+
+    def test_recorded_time_range(self, index, corpus):
+        future = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
+        assert self.search(index, time="recorded", **{"from": future}).event_ids == []
+        assert len(self.search(index, time="recorded", to=future).event_ids) == 4
+
+    # -- order, pages, counts ------------------------------------------------------
+
+    def test_sort_and_cursor_pages(self, index, corpus):
+        newest = self.search(index, limit=2)
+        assert newest.total == 4 and newest.next_cursor
+        rest = self.search(index, limit=2, cursor=newest.next_cursor)
+        assert rest.next_cursor is None
+        assert len(set(newest.event_ids + rest.event_ids)) == 4
+        oldest = self.search(index, sort="oldest", limit=4)
+        assert oldest.event_ids == list(reversed(newest.event_ids + rest.event_ids))
+
+    def test_cursor_stays_correct_under_concurrent_ingest(self, index, corpus):
+        first = self.search(index, limit=2)
+        corpus.append([event(tenant="acme", aggregate_id="late", pii=[], payload={})])
+        index.index(corpus.read_all())
+        second = self.search(index, limit=2, cursor=first.next_cursor)
+        assert len(set(first.event_ids + second.event_ids)) == 4  # the newcomer does not shift pages
+
+    def test_facets_and_histogram(self, index, corpus):
+        result = self.search(index)
+        assert {"value": "acme", "count": 3} in result.facets["tenant"]
+        assert {"value": "AccountOpened", "count": 2} in result.facets["event_type"]
+        assert result.histogram["interval"] == "hour"
+        assert sum(b["count"] for b in result.histogram["buckets"]) == 4
+
+    def test_indexing_twice_changes_nothing(self, index, corpus):
+        index.index(corpus.read_all())
+        assert self.search(index).total == 4
+
+    # -- access ---------------------------------------------------------------------
+
+    def test_counts_facets_and_pages_stay_within_access(self, index, corpus):
+        acme_only = reader(PolicySpec(effect="allow", actions=["search"],
+                                      conditions=[{"attr": "tenant", "op": "eq", "value": "acme"}]))
+        result = self.search(index, acme_only)
+        assert result.total == 3
+        assert [f["value"] for f in result.facets["tenant"]] == ["acme"]
+        assert sum(b["count"] for b in result.histogram["buckets"]) == 3
+        assert self.search(index, acme_only, tenant="globex").event_ids == []  # tampering
+        assert self.search(index, reader(PolicySpec(effect="deny", actions=["*"], conditions=[]))).total == 0
+
+    def test_bad_parameters_name_the_field(self):
+        from audit_events.search import SearchQueryError
+
+        for params, field in [({"limit": "0"}, "limit"), ({"ip": "nope"}, "ip"), ({"sort": "sideways"}, "sort"),
+                              ({"from": "yesterday"}, "from"), ({"cursor": "zzz"}, "cursor"), ({"color": "x"}, "color"),
+                              ({"from": at(1), "to": at(2)}, "to")]:
+            with pytest.raises(SearchQueryError) as caught:
+                parse_search_params(params)
+            assert caught.value.errors[0]["field"] == field
