@@ -2,7 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from ..readers import Reader
 from ..store import StoredEvent
@@ -40,6 +40,12 @@ class SearchIndex(ABC):
     @abstractmethod
     def reset(self) -> None:
         """Remove every document (a rebuild follows)."""
+
+    def rebuild(self, batches: Iterable[Sequence[StoredEvent]]) -> None:
+        """Replace the whole index with ``batches``; searches see the old index until done."""
+        self.reset()
+        for batch in batches:
+            self.index(batch)
 
     @abstractmethod
     def search(self, query: SearchQuery, *, reader: Reader) -> SearchResult:

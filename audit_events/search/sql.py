@@ -49,6 +49,13 @@ class SQLSearchIndex(SearchIndex):
         with transaction.atomic(using=self.using):
             self._docs().all().delete()
 
+    def rebuild(self, batches) -> None:
+        # One transaction: readers keep seeing the old documents until it commits.
+        with transaction.atomic(using=self.using):
+            self._docs().all().delete()
+            for batch in batches:
+                self.index(batch)
+
     # -- querying ----------------------------------------------------------
 
     def _term(self, column: str, word: str) -> Q:

@@ -74,3 +74,18 @@ def test_search_is_in_the_openapi_document(client):
     operation = client.get("/api/v1/openapi.json").json()["paths"]["/api/v1/search"]["get"]
     names = {p["name"] for p in operation["parameters"]}
     assert {"q", "tenant", "ip", "from", "to", "cursor", "limit", "sort"} <= names
+
+
+def test_rebuild_search_index_command(client, make_person, token_for, events, capsys):
+    from django.core.management import call_command
+
+    from audit_events.models import ProjectionCheckpoint, SearchDocument
+
+    call_command("rebuild_search_index")
+    out, err = capsys.readouterr()
+    assert "rebuilt the search index: 3 events" in out
+    assert "events/s" in out and "ETA" in err
+    assert SearchDocument.objects.count() == 3
+    assert ProjectionCheckpoint.objects.get(name="search").position == SearchDocument.objects.order_by("-position").first().position
+    reader = make_person("reader", tenants=["acme", "globex"])
+    assert search(client, token_for(reader)).json()["total"] == 3
