@@ -19,11 +19,12 @@ class Reader(ABC):
         """Whether ``action`` (``view_event``, ``view_timeline``…) is allowed on ``event``."""
 
     @abstractmethod
-    def filter_for(self, action: str):
-        """The reader's access filter for ``action``, compiled for the event store."""
+    def filter_for(self, action: str, dialect: str = "sql"):
+        """The reader's access filter for ``action``, compiled for a backend:
+        ``sql`` (a Django ``Q``) or ``opensearch`` (a query clause)."""
 
     @abstractmethod
-    def pii_filter_for(self, action: str):
+    def pii_filter_for(self, action: str, dialect: str = "sql"):
         """The events whose personal data this reader may see (and so search), compiled."""
 
     @abstractmethod

@@ -78,7 +78,16 @@ CSRF_TRUSTED_ORIGINS = [
 # -- the audit store and its neighbours ------------------------------------
 
 AUDIT_STORE = _choice("AUDIT_STORE", "sql", ("sql",))
-SEARCH_BACKEND = _choice("SEARCH_BACKEND", "sql", ("sql",))
+SEARCH_BACKEND = _choice("SEARCH_BACKEND", "sql", ("sql", "opensearch"))
+OPENSEARCH_URL = os.environ.get("OPENSEARCH_URL", "")
+if SEARCH_BACKEND == "opensearch" and not OPENSEARCH_URL:
+    raise ImproperlyConfigured("SEARCH_BACKEND=opensearch needs OPENSEARCH_URL (e.g. http://127.0.0.1:9200)")
+OPENSEARCH_AWS_REGION = os.environ.get("OPENSEARCH_AWS_REGION", "")  # set: sign requests (SigV4)
+AUDIT_OPENSEARCH_PREFIX = os.environ.get("AUDIT_OPENSEARCH_PREFIX", "audit-events")
+AUDIT_OPENSEARCH_REPLICAS = int(os.environ.get("AUDIT_OPENSEARCH_REPLICAS", "0"))
+# "true" makes each bulk write visible at once (tests, demos); "false" leaves it to refresh_interval.
+AUDIT_OPENSEARCH_REFRESH = os.environ.get("AUDIT_OPENSEARCH_REFRESH", "false")
+AUDIT_SEARCH_RETENTION_DAYS = int(os.environ.get("AUDIT_SEARCH_RETENTION_DAYS", "2555"))
 AUDIT_PROJECTIONS = [
     "audit_events.projections.latest_state.LatestStateProjection",
     "audit_events.projections.search.SearchProjection",

@@ -21,6 +21,7 @@ __all__ = [
 
 ADAPTERS = {
     "sql": "audit_events.search.sql.SQLSearchIndex",
+    "opensearch": "audit_events.search.opensearch.OpenSearchIndex",
 }
 
 

@@ -18,11 +18,21 @@ from django.db.models import Q
 
 from .policy import CLASSIFICATIONS, SUBJECT_PREFIX, ConditionSpec, PolicySpec, Subject
 
-__all__ = ["CompiledPolicy", "Decision", "compile_policies", "decide", "event_attributes", "q_filter"]
+__all__ = [
+    "CompiledPolicy",
+    "Decision",
+    "compile_policies",
+    "decide",
+    "event_attributes",
+    "opensearch_filter",
+    "q_filter",
+]
 
 _RANK = {name: rank for rank, name in enumerate(CLASSIFICATIONS)}
 MATCH_ALL = Q(pk__isnull=False)
 MATCH_NONE = Q(pk__in=[])
+OS_MATCH_ALL = {"match_all": {}}
+OS_MATCH_NONE = {"match_none": {}}
 
 
 @dataclass(frozen=True)
@@ -74,6 +84,26 @@ class _Condition:
             return actual in _RANK and _RANK[actual] <= _RANK[value]
         return actual in _RANK and _RANK[actual] >= _RANK[value]  # gte
 
+    def os_query(self) -> dict | None:
+        """The condition as an OpenSearch query clause, or None when the value is unknown."""
+        if isinstance(self.value, _Unknown):
+            return None
+        attr, op, value = self.attr, self.op, self.value
+        if op == "eq":
+            return {"term": {attr: value}}
+        if op == "in":
+            return {"terms": {attr: list(value)}} if value else OS_MATCH_NONE
+        if op == "not_in":
+            return {"bool": {"must_not": [{"terms": {attr: list(value)}}]}} if value else OS_MATCH_ALL
+        if op == "prefix":
+            return {"prefix": {attr: value}}
+        bound = _RANK[value]
+        if op == "lte":
+            levels = [c for c in CLASSIFICATIONS if _RANK[c] <= bound]
+        else:
+            levels = [c for c in CLASSIFICATIONS if _RANK[c] >= bound]
+        return {"terms": {attr: levels}}
+
     def q(self, fields: Mapping[str, str]) -> Q | None:
         """The condition as a filter, or None when the value is unknown."""
         if isinstance(self.value, _Unknown):
@@ -107,6 +137,17 @@ class CompiledPolicy:
         if self.effect == "deny":  # unknown counts as a match: fail closed
             return all(r is None or r for r in results)
         return all(r is True for r in results)
+
+    def os_query(self) -> dict:
+        clauses = []
+        for condition in self.conditions:
+            part = condition.os_query()
+            if part is None:
+                if self.effect == "allow":
+                    return OS_MATCH_NONE
+                continue  # as in q(): a deny with an unknown condition ignores it
+            clauses.append(part)
+        return {"bool": {"filter": clauses}} if clauses else OS_MATCH_ALL
 
     def q(self, fields: Mapping[str, str]) -> Q:
         combined = MATCH_ALL
@@ -236,6 +277,26 @@ def _break_glass_gate(subject: Subject, attrs: Mapping[str, str], now: datetime)
     # A grant opens only what the person's policies allow ``break_glass`` on,
     # event by event: their allow conditions and denies bound the emergency.
     return decide(_ordinary(subject), "break_glass", attrs, now=now).allowed
+
+
+def opensearch_filter(
+    subject: Subject, action: str, *, now: datetime, only_break_glass: bool = False
+) -> dict:
+    """The same selection as ``q_filter``, as an OpenSearch query (keyword fields
+    named like the event attributes)."""
+    policies = compile_policies(subject, action, now=now)
+    should = []
+    for policy in (p for p in policies if p.effect == "allow"):
+        if only_break_glass and not policy.break_glass:
+            continue
+        granted = policy.os_query()
+        if policy.break_glass:
+            granted = {"bool": {"filter": [granted, opensearch_filter(_ordinary(subject), "break_glass", now=now)]}}
+        should.append(granted)
+    if not should:
+        return OS_MATCH_NONE
+    must_not = [p.os_query() for p in policies if p.effect == "deny"]
+    return {"bool": {"should": should, "minimum_should_match": 1, "must_not": must_not}}
 
 
 def event_attributes(record: Mapping[str, Any]) -> dict[str, str]:

@@ -13,7 +13,7 @@ from audit_events.store import StoredEvent
 
 from .audit import record_access
 from .breakglass import notify_admins
-from .engine import decide, event_attributes, q_filter
+from .engine import decide, event_attributes, opensearch_filter, q_filter
 from .masking import mask_record
 from .policy import Subject
 from .selectors import subject_for
@@ -35,11 +35,13 @@ class PublisherReader(Reader):
     def may_read(self, action: str, event: StoredEvent) -> bool:
         return event.tenant in self._tenants()
 
-    def filter_for(self, action: str):
+    def filter_for(self, action: str, dialect: str = "sql"):
+        if dialect == "opensearch":
+            return {"terms": {"tenant": self._tenants()}}
         return Q(tenant__in=self._tenants())
 
-    def pii_filter_for(self, action: str):
-        return self.filter_for(action)  # publishers read their own events as stored
+    def pii_filter_for(self, action: str, dialect: str = "sql"):
+        return self.filter_for(action, dialect)  # publishers read their own events as stored
 
     def render(self, event: StoredEvent) -> str:
         return event.to_json()
@@ -71,13 +73,18 @@ class UserReader(Reader):
             self._break_glass_reads += 1
         return decision.allowed
 
-    def filter_for(self, action: str):
+    def filter_for(self, action: str, dialect: str = "sql"):
+        if dialect == "opensearch":
+            return opensearch_filter(self.subject, action, now=self.now)
         return q_filter(self.subject, action, now=self.now)
 
-    def pii_filter_for(self, action: str):
+    def pii_filter_for(self, action: str, dialect: str = "sql"):
         # As may_see_pii: a view_pii policy, with the person's attribute or an
         # emergency grant; compiled so that search matches only what could be shown.
-        return q_filter(self.subject, "view_pii", now=self.now, only_break_glass=not self.subject.pii)
+        only = not self.subject.pii
+        if dialect == "opensearch":
+            return opensearch_filter(self.subject, "view_pii", now=self.now, only_break_glass=only)
+        return q_filter(self.subject, "view_pii", now=self.now, only_break_glass=only)
 
     def _pii_only_by_break_glass(self, event: StoredEvent) -> bool:
         if not event.record.get("pii") or self.subject.pii:

@@ -10,7 +10,7 @@ import pytest
 
 from audit_events.readers import Reader
 from audit_events.search import parse_search_params
-from portal.access.engine import decide, event_attributes, q_filter
+from portal.access.engine import decide, event_attributes, opensearch_filter, q_filter
 from portal.access.policy import PolicySpec, Subject
 from tests.audit_events.store.contracts import event
 
@@ -27,11 +27,16 @@ class SubjectReader(Reader):
     def may_read(self, action, event):
         return decide(self.subject, action, event_attributes(event.record), now=NOW).allowed
 
-    def filter_for(self, action):
+    def filter_for(self, action, dialect="sql"):
+        if dialect == "opensearch":
+            return opensearch_filter(self.subject, action, now=NOW)
         return q_filter(self.subject, action, now=NOW)
 
-    def pii_filter_for(self, action):
-        return q_filter(self.subject, "view_pii", now=NOW, only_break_glass=not self.subject.pii)
+    def pii_filter_for(self, action, dialect="sql"):
+        only = not self.subject.pii
+        if dialect == "opensearch":
+            return opensearch_filter(self.subject, "view_pii", now=NOW, only_break_glass=only)
+        return q_filter(self.subject, "view_pii", now=NOW, only_break_glass=only)
 
     def render(self, event):
         return event.to_json()
