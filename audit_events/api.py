@@ -225,7 +225,7 @@ def _search_parameters() -> list[dict]:
     description=(
         "Free text over event type, aggregate, actor, IP and payload values (personal data "
         "only where the reader may see it), filters, newest or oldest first, cursor pages, "
-        "facets and a date histogram, all within the reader's access."
+        "facets and a date histogram (on the first page), all within the reader's access."
     ),
     openapi_extra={"parameters": _search_parameters()},
 )

@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import os
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -87,7 +88,6 @@ AUDITOR_POLICIES = [
 from audit_events.store import get_event_store  # noqa: E402
 from portal.access.models import Policy, Role, SubjectAttributes  # noqa: E402
 from portal.access.services import user_token_create  # noqa: E402
-from tests.audit_events.store.contracts import event  # noqa: E402
 
 
 @pytest.fixture
@@ -117,6 +117,8 @@ def token_for(db):
 @pytest.fixture
 def events(db):
     """Events in acme (with personal data) and globex, one restricted."""
+    from tests.audit_events.store.contracts import event  # it imports this module
+
     store = get_event_store()
     acme = store.append([
         event(tenant="acme", aggregate_id="acc-1", payload={"holder": {"name": "Ann Secret-Name"}, "n": 1}),
@@ -125,3 +127,31 @@ def events(db):
     ])
     globex = store.append([event(tenant="globex", aggregate_id="g-1", payload={"holder": {"name": "Gus Hidden"}})])
     return {"acme": acme, "globex": globex}
+
+
+# -- a real OpenSearch engine -------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def opensearch_url(tmp_path_factory):
+    """URL of a running OpenSearch: ``OPENSEARCH_URL``, or the embedded engine started here.
+
+    When it cannot start, the tests fail under ``CI`` and skip elsewhere.
+    """
+    from tests.services.opensearch import OpenSearchUnavailable, start_opensearch, stop_opensearch
+
+    url = os.environ.get("OPENSEARCH_URL")
+    if url:
+        yield url.rstrip("/")
+        return
+    try:
+        url, process = start_opensearch(tmp_path_factory.mktemp("opensearch"))
+    except (OpenSearchUnavailable, OSError) as exc:
+        reason = f"the test OpenSearch engine could not start: {exc}"
+        if os.environ.get("CI"):
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    try:
+        yield url
+    finally:
+        stop_opensearch(process)

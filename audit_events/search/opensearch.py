@@ -136,12 +136,14 @@ class OpenSearchIndex(SearchIndex):
         bulk(self.client, actions, chunk_size=1000, max_retries=3, refresh=settings.AUDIT_OPENSEARCH_REFRESH)
 
     def reset(self) -> None:
-        self.client.indices.delete(index=f"{self.prefix}-*", ignore_unavailable=True)
+        for pattern in (f"{self.prefix}-*", f"{self.prefix}_rebuild_*"):
+            self.client.indices.delete(index=pattern, ignore_unavailable=True)
         self._ready = False
 
     def rebuild(self, batches) -> None:
         # Into fresh indices under a staging prefix, then the alias moves in one request.
-        staging = OpenSearchIndex(prefix=f"{self.prefix}-rebuild-{datetime.now(timezone.utc):%Y%m%d%H%M%S}",
+        # "_" keeps the staging indices out of this index's template pattern ("prefix-*").
+        staging = OpenSearchIndex(prefix=f"{self.prefix}_rebuild_{datetime.now(timezone.utc):%Y%m%d%H%M%S}",
                                   client=self.client)
         staging.alias = f"{staging.prefix}-alias"
         for batch in batches:
@@ -155,6 +157,7 @@ class OpenSearchIndex(SearchIndex):
             self.client.indices.update_aliases(body={"actions": actions})
         for name in old_indices:
             self.client.indices.delete(index=name, ignore_unavailable=True)
+        self.client.indices.delete_index_template(name=f"{staging.prefix}-template", ignore=[404])
 
     # -- querying ----------------------------------------------------------------
 
@@ -195,7 +198,8 @@ class OpenSearchIndex(SearchIndex):
                                 {"interval": None, "field": "occurred_at", "buckets": []})
         body_query, time_field = self._query(query, reader)
         start, end = query.from_, query.to
-        if start is None or end is None:
+        first_page = query.cursor is None  # facets and histogram come with the first page
+        if first_page and (start is None or end is None):
             span = self.client.search(index=self.alias, body={
                 "size": 0, "query": body_query,
                 "aggs": {"low": {"min": {"field": time_field}}, "high": {"max": {"field": time_field}}},
@@ -203,7 +207,7 @@ class OpenSearchIndex(SearchIndex):
             low, high = span["low"].get("value_as_string"), span["high"].get("value_as_string")
             start = start or (_parse(low) if low else None)
             end = end or (_parse(high) if high else None)
-        interval = histogram_interval(start, end) if start and end else None
+        interval = histogram_interval(start, end) if first_page and start and end else None
         order = "desc" if query.sort == "newest" else "asc"
         body = {
             "size": query.limit + 1,
@@ -212,7 +216,7 @@ class OpenSearchIndex(SearchIndex):
             "track_total_hits": TOTAL_LIMIT,
             "_source": ["event_id", "position"],
             "aggs": {name: {"terms": {"field": name, "size": 10, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
-                     for name in FACETS},
+                     for name in FACETS} if first_page else {},
         }
         if interval:
             body["aggs"]["histogram"] = {"date_histogram": {
@@ -224,15 +228,15 @@ class OpenSearchIndex(SearchIndex):
         more = len(hits) > query.limit
         hits = hits[: query.limit]
         total = response["hits"]["total"]
-        aggs = response["aggregations"]
+        aggs = response.get("aggregations", {})
         return SearchResult(
             event_ids=[hit["_source"]["event_id"] for hit in hits],
             total=min(total["value"], TOTAL_LIMIT),
             total_is_exact=total["relation"] == "eq" and total["value"] <= TOTAL_LIMIT,
             next_cursor=encode_cursor(hits[-1]["_source"]["position"], sort=query.sort) if more else None,
             facets={name: [{"value": b["key"], "count": b["doc_count"]} for b in aggs[name]["buckets"]]
-                    for name in FACETS},
-            histogram={
+                    for name in FACETS} if first_page else {},
+            histogram={} if not first_page else {
                 "interval": interval, "field": time_field,
                 "buckets": [{"start": b["key_as_string"].replace("+00:00", "Z"), "count": b["doc_count"]}
                             for b in aggs.get("histogram", {}).get("buckets", [])],

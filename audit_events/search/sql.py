@@ -111,8 +111,9 @@ class SQLSearchIndex(SearchIndex):
             total=min(total, TOTAL_LIMIT),
             total_is_exact=total <= TOTAL_LIMIT,
             next_cursor=encode_cursor(rows[-1][0], sort=query.sort) if more else None,
-            facets=self._facets(docs),
-            histogram=self._histogram(docs, query, time_field),
+            # Facets and histogram describe the whole result: the first page carries them.
+            facets=self._facets(docs) if query.cursor is None else {},
+            histogram=self._histogram(docs, query, time_field) if query.cursor is None else {},
         )
 
     def _facets(self, docs) -> dict[str, list[dict]]:

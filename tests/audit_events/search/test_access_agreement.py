@@ -23,6 +23,7 @@ from portal.access.policy import ACTIONS, CLASSIFICATIONS, PolicySpec, Subject
 from tests.audit_events.search.contracts import NOW, SubjectReader
 from tests.audit_events.store.contracts import event
 from tests.audit_events.store.test_sql import require_postgres
+from tests.audit_events.search.test_opensearch import opensearch_index  # noqa: F401 (fixture)
 from tests.portal.access.test_filter_agreement import policies
 
 WORDS = ["alpha", "bravo", "charlie", "delta", "echo"]
@@ -91,12 +92,17 @@ _POSTGRES = ["postgres"] if "postgres" in django_settings.DATABASES else []
     [
         pytest.param("default", marks=pytest.mark.django_db(databases=["default"])),
         pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.django_db(databases=_POSTGRES)]),
+        pytest.param("opensearch", marks=[pytest.mark.opensearch, pytest.mark.django_db(databases=["default"])]),
     ],
 )
-def test_search_agrees_with_the_decision(alias):
+def test_search_agrees_with_the_decision(alias, request):
     if alias == "postgres":
         require_postgres()
-    store, index = SQLEventStore(using=alias), SQLSearchIndex(using=alias)
+    if alias == "opensearch":
+        index = request.getfixturevalue("opensearch_index")
+        store = SQLEventStore(using="default")
+    else:
+        store, index = SQLEventStore(using=alias), SQLSearchIndex(using=alias)
     store.append(_events())
     stored = store.read_all()
     index.index(stored)
