@@ -206,6 +206,9 @@ class SearchOut(Schema):
     next_cursor: str | None
     facets: dict[str, list[FacetOut]]
     histogram: dict
+    facets_basis: int | None = Field(
+        description="When set, facets and histogram count only the newest this-many matches."
+    )
 
 
 def _search_parameters() -> list[dict]:
@@ -242,6 +245,7 @@ def search(request):
         + orjson.dumps({
             "total": total, "next_cursor": result.next_cursor,
             "facets": result.facets, "histogram": result.histogram,
+            "facets_basis": result.facets_basis,
         }).decode()[1:]
     )
     return json_response(body)

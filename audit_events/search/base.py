@@ -24,6 +24,8 @@ class SearchResult:
     next_cursor: str | None
     facets: dict[str, list[dict]] = field(default_factory=dict)
     histogram: dict = field(default_factory=dict)
+    #: facets and histogram count only the newest this-many matches (None: all of them)
+    facets_basis: int | None = None
 
     @property
     def total_text(self) -> str:
