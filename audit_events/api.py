@@ -202,7 +202,9 @@ class FacetOut(Schema):
 
 class SearchOut(Schema):
     results: list[dict] = Field(description="Events as the reader may see them (personal data masked).")
-    total: int | str = Field(description='Exact up to 10,000, then the string "10,000+".')
+    total: int | str | None = Field(
+        description='Exact up to 10,000, then the string "10,000+"; on the first page only (null later).'
+    )
     next_cursor: str | None
     facets: dict[str, list[FacetOut]]
     histogram: dict
@@ -239,7 +241,7 @@ def search(request):
         return json_response({"detail": "invalid search parameters", "errors": exc.errors}, 400)
     reader = reader_for(request.auth, request)
     events, result = selectors.search_events(reader=reader, query=query)
-    total = result.total if result.total_is_exact else result.total_text
+    total = result.total if result.total is None or result.total_is_exact else result.total_text
     body = (
         '{"results":[' + ",".join(reader.render(e) for e in events) + "],"
         + orjson.dumps({

@@ -19,7 +19,7 @@ class SearchResult:
     an event the reader may not see."""
 
     event_ids: list[str]
-    total: int
+    total: int | None  # None on later pages: the first page counts
     total_is_exact: bool
     next_cursor: str | None
     facets: dict[str, list[dict]] = field(default_factory=dict)
@@ -28,7 +28,9 @@ class SearchResult:
     facets_basis: int | None = None
 
     @property
-    def total_text(self) -> str:
+    def total_text(self) -> str | None:
+        if self.total is None:
+            return None
         return f"{self.total:,}" if self.total_is_exact else f"{TOTAL_LIMIT:,}+"
 
 

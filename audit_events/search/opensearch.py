@@ -197,51 +197,56 @@ class OpenSearchIndex(SearchIndex):
             return SearchResult([], 0, True, None, {name: [] for name in FACETS},
                                 {"interval": None, "field": "occurred_at", "buckets": []})
         body_query, time_field = self._query(query, reader)
-        start, end = query.from_, query.to
-        first_page = query.cursor is None  # facets and histogram come with the first page
-        if first_page and (start is None or end is None):
-            span = self.client.search(index=self.alias, body={
-                "size": 0, "query": body_query,
-                "aggs": {"low": {"min": {"field": time_field}}, "high": {"max": {"field": time_field}}},
-            })["aggregations"]
-            low, high = span["low"].get("value_as_string"), span["high"].get("value_as_string")
-            start = start or (_parse(low) if low else None)
-            end = end or (_parse(high) if high else None)
-        interval = histogram_interval(start, end) if first_page and start and end else None
+        # Totals, facets and histogram describe the whole result: the first page
+        # carries them, later pages are a plain keyset read.
+        first_page = query.cursor is None
         order = "desc" if query.sort == "newest" else "asc"
         body = {
             "size": query.limit + 1,
             "query": body_query,
             "sort": [{"position": order}],
-            "track_total_hits": TOTAL_LIMIT,
+            "track_total_hits": TOTAL_LIMIT if first_page else False,
             "_source": ["event_id", "position"],
-            "aggs": {name: {"terms": {"field": name, "size": 10, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
-                     for name in FACETS} if first_page else {},
         }
-        if interval:
-            body["aggs"]["histogram"] = {"date_histogram": {
-                "field": time_field, "calendar_interval": _INTERVALS[interval], "min_doc_count": 1}}
+        if first_page:
+            body["aggs"] = {
+                name: {"terms": {"field": name, "size": 10, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
+                for name in FACETS
+            }
+            if query.from_ is not None and query.to is not None:
+                interval = histogram_interval(query.from_, query.to)
+                body["aggs"]["histogram"] = {"date_histogram": {
+                    "field": time_field, "calendar_interval": interval, "min_doc_count": 1}}
+            else:  # the range is the result's own: let the engine size the buckets
+                body["aggs"]["histogram"] = {"auto_date_histogram": {"field": time_field, "buckets": 60}}
         if query.cursor is not None:
             body["search_after"] = [decode_cursor(query.cursor, sort=query.sort)]
         response = self.client.search(index=self.alias, body=body)
         hits = response["hits"]["hits"]
         more = len(hits) > query.limit
         hits = hits[: query.limit]
-        total = response["hits"]["total"]
-        aggs = response.get("aggregations", {})
-        return SearchResult(
+        result = SearchResult(
             event_ids=[hit["_source"]["event_id"] for hit in hits],
-            total=min(total["value"], TOTAL_LIMIT),
-            total_is_exact=total["relation"] == "eq" and total["value"] <= TOTAL_LIMIT,
+            total=None,
+            total_is_exact=True,
             next_cursor=encode_cursor(hits[-1]["_source"]["position"], sort=query.sort) if more else None,
-            facets={name: [{"value": b["key"], "count": b["doc_count"]} for b in aggs[name]["buckets"]]
-                    for name in FACETS} if first_page else {},
-            histogram={} if not first_page else {
-                "interval": interval, "field": time_field,
-                "buckets": [{"start": b["key_as_string"].replace("+00:00", "Z"), "count": b["doc_count"]}
-                            for b in aggs.get("histogram", {}).get("buckets", [])],
-            },
         )
+        if first_page:
+            total = response["hits"]["total"]
+            aggs = response["aggregations"]
+            histogram = aggs["histogram"]
+            result.total = min(total["value"], TOTAL_LIMIT)
+            result.total_is_exact = total["relation"] == "eq" and total["value"] <= TOTAL_LIMIT
+            result.facets = {name: [{"value": b["key"], "count": b["doc_count"]} for b in aggs[name]["buckets"]]
+                             for name in FACETS}
+            result.histogram = {
+                "interval": histogram.get("interval", body["aggs"]["histogram"].get("date_histogram", {})
+                                          .get("calendar_interval")),
+                "field": time_field,
+                "buckets": [{"start": b["key_as_string"].replace(".000Z", "Z"), "count": b["doc_count"]}
+                            for b in histogram["buckets"] if b["doc_count"]],
+            }
+        return result
 
 
 def _parse(text: str) -> datetime:

@@ -97,7 +97,8 @@ class SQLSearchIndex(SearchIndex):
 
     def search(self, query: SearchQuery, *, reader: Reader) -> SearchResult:
         docs, time_field = self._matching(query, reader)
-        total = docs.values("position")[: TOTAL_LIMIT + 1].count()
+        # Totals, facets and histogram come with the first page; later pages are a keyset read.
+        total = docs.values("position")[: TOTAL_LIMIT + 1].count() if query.cursor is None else None
         page = docs
         if query.cursor is not None:
             after = decode_cursor(query.cursor, sort=query.sort)
@@ -106,14 +107,13 @@ class SQLSearchIndex(SearchIndex):
         rows = list(page.values_list("position", "event_id")[: query.limit + 1])
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        # Facets and histogram describe the whole result: the first page carries them.
         facets, histogram, basis = ({}, {}, None)
         if query.cursor is None:
             facets, histogram, basis = self._summary(docs, query, time_field)
         return SearchResult(
             event_ids=[str(event_id) for _, event_id in rows],
-            total=min(total, TOTAL_LIMIT),
-            total_is_exact=total <= TOTAL_LIMIT,
+            total=None if total is None else min(total, TOTAL_LIMIT),
+            total_is_exact=total is None or total <= TOTAL_LIMIT,
             next_cursor=encode_cursor(rows[-1][0], sort=query.sort) if more else None,
             facets=facets,
             histogram=histogram,
