@@ -39,6 +39,10 @@ def index_template(prefix: str) -> dict:
             "settings": {
                 "number_of_shards": 1,
                 "number_of_replicas": settings.AUDIT_OPENSEARCH_REPLICAS,
+                # Segments kept newest first: newest-first pages stop early instead of
+                # sorting every match (the common case: an auditor's latest events).
+                "sort.field": "position",
+                "sort.order": "desc",
                 "analysis": {
                     "analyzer": {
                         "folding": {"type": "custom", "tokenizer": "standard",
