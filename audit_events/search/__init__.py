@@ -2,9 +2,7 @@
 
 from functools import lru_cache
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
+from ..adapters import adapter_from_setting
 
 from .base import SearchIndex, SearchResult
 from .query import SearchQuery, SearchQueryError, parse_search_params
@@ -28,10 +26,4 @@ ADAPTERS = {
 @lru_cache(maxsize=None)
 def get_search_index() -> SearchIndex:
     """The index named by ``settings.SEARCH_BACKEND`` (built once per process)."""
-    name = settings.SEARCH_BACKEND
-    if name not in ADAPTERS:
-        raise ImproperlyConfigured(
-            f"SEARCH_BACKEND={name!r} is not a known search backend; use one of: "
-            + ", ".join(sorted(ADAPTERS))
-        )
-    return import_string(ADAPTERS[name])()
+    return adapter_from_setting("SEARCH_BACKEND", ADAPTERS)

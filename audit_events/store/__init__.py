@@ -2,9 +2,7 @@
 
 from functools import lru_cache
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.utils.module_loading import import_string
+from ..adapters import adapter_from_setting
 
 from .base import (
     AppendConflictError,
@@ -35,10 +33,4 @@ ADAPTERS = {
 @lru_cache(maxsize=None)
 def get_event_store() -> EventStore:
     """The store named by ``settings.AUDIT_STORE`` (built once per process)."""
-    name = settings.AUDIT_STORE
-    if name not in ADAPTERS:
-        raise ImproperlyConfigured(
-            f"AUDIT_STORE={name!r} is not a known event store; use one of: "
-            + ", ".join(sorted(ADAPTERS))
-        )
-    return import_string(ADAPTERS[name])()
+    return adapter_from_setting("AUDIT_STORE", ADAPTERS)

@@ -36,3 +36,4 @@ def test_any_change_changes_the_hash():
     changed["payload"]["balance_cents"] = 1
     assert record_hash(changed) != item["hash"]
     assert event_hash("1" * 64, item["canonical"].encode()) != item["hash"]
+
