@@ -1,0 +1,149 @@
+"""Replay: reducers, state at a sequence or a moment (both timelines), diffs, and the API."""
+
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from audit_events.replay import ReplayedState, diff_states, reduce_event, register_reducer
+from audit_events.state import merge_patch
+from audit_events.store import get_event_store
+from tests.conftest import ApiClient
+from tests.audit_events.store.contracts import event
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=timezone.utc)
+
+
+def rec(event_type, payload, aggregate_type="Account"):
+    return {"event_type": event_type, "aggregate_type": aggregate_type, "payload": payload}
+
+
+def test_default_reducer_merges_created_resets_deleted_marks():
+    state = ReplayedState()
+    state = reduce_event(state, rec("AccountCreated", {"a": 1, "b": 2}))
+    state = reduce_event(state, rec("AccountUpdated", {"b": None, "c": 3}))
+    assert state == ReplayedState({"a": 1, "c": 3})
+    state = reduce_event(state, rec("AccountDeleted", {}))
+    assert state.deleted and state.state == {"a": 1, "c": 3}
+    state = reduce_event(state, rec("AccountCreated", {"z": 0}))
+    assert state == ReplayedState({"z": 0})
+
+
+def test_registered_reducer_takes_precedence():
+    register_reducer("Counter", "Incremented",
+                     lambda s, r: ReplayedState({"n": s.state.get("n", 0) + r["payload"]["by"]}))
+    state = ReplayedState()
+    for _ in range(3):
+        state = reduce_event(state, rec("Incremented", {"by": 2}, aggregate_type="Counter"))
+    assert state.state == {"n": 6}
+
+
+patches = st.recursive(
+    st.none() | st.integers() | st.text(max_size=3),
+    lambda children: st.dictionaries(st.sampled_from(["a", "b", "c"]), children, max_size=3),
+    max_leaves=8,
+).filter(lambda p: isinstance(p, dict))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(patches, max_size=8))
+def test_fold_is_the_merge_of_payloads(payloads):
+    state, expected = ReplayedState(), {}
+    for payload in payloads:
+        state = reduce_event(state, rec("Changed", payload))
+        expected = merge_patch(expected, payload)
+    assert state.state == expected
+
+
+def test_diff_is_field_level():
+    diff = diff_states({"a": 1, "b": {"c": 2, "d": 3}, "gone": True}, {"a": 2, "b": {"c": 2, "e": 4}, "new": 1})
+    assert diff.changed == {"/a": {"old": 1, "new": 2}}
+    assert diff.removed == {"/b/d": 3, "/gone": True}
+    assert diff.added == {"/b/e": 4, "/new": 1}
+
+
+@pytest.fixture
+def history(db):
+    store = get_event_store()
+    store.append([
+        event(aggregate_id="acc-7", event_type="AccountCreated", occurred_at=(T0).isoformat(),
+              payload={"holder": {"name": "Ann Secret-Name"}, "status": "open", "limit": 100}),
+        event(aggregate_id="acc-7", event_type="LimitChanged", occurred_at=(T0 + timedelta(hours=2)).isoformat(),
+              pii=[], payload={"limit": 500}),
+    ])
+    # Recorded last but occurred in between: a late event.
+    store.append([event(aggregate_id="acc-7", event_type="StatusChanged", pii=[],
+                        occurred_at=(T0 + timedelta(hours=1)).isoformat(), payload={"status": "frozen"})])
+    return store
+
+
+@pytest.fixture
+def auditor_api(client, make_person, token_for):
+    return lambda pii=True: ApiClient(client, token_for(make_person(f"aud-{pii}", tenants=["acme"], pii=pii)))
+
+
+STATE = "/api/v1/aggregates/acme/Account/acc-7/state"
+
+
+def test_state_at_each_sequence_and_verified(history, auditor_api):
+    api = auditor_api()
+    body = api.get(STATE, data={"sequence": 2}).json()
+    assert body["state"] == {"holder": {"name": "Ann Secret-Name"}, "status": "open", "limit": 500}
+    assert body["sequence"] == 2 and body["verified"] is True
+    assert api.get(STATE).json()["state"]["status"] == "frozen"
+
+
+def test_business_time_places_the_late_event_where_it_belongs(history, auditor_api):
+    api = auditor_api()
+    between = (T0 + timedelta(minutes=90)).isoformat()
+    business = api.get(STATE, data={"at": between}).json()
+    assert business["state"]["status"] == "frozen" and business["state"]["limit"] == 100
+    recorded = api.get(STATE, data={"at": between, "time": "recorded"}).json()
+    assert recorded["sequence"] == 0  # nothing had been recorded by then (recorded today)
+    now = datetime.now(timezone.utc).isoformat()
+    assert api.get(STATE, data={"at": now, "time": "recorded"}).json()["sequence"] == 3
+
+
+def test_state_and_diff_are_masked_for_readers_without_personal_data(history, auditor_api):
+    api = auditor_api(pii=False)
+    response = api.get(STATE)
+    assert b"Secret-Name" not in response.content
+    assert response.json()["state"]["holder"]["name"] == {"masked": True}
+    diff = api.get("/api/v1/aggregates/acme/Account/acc-7/diff", data={"from_sequence": 1, "to_sequence": 3})
+    assert b"Secret-Name" not in diff.content
+    assert diff.json()["changed"] == {"/limit": {"old": 100, "new": 500}, "/status": {"old": "open", "new": "frozen"}}
+
+
+def test_out_of_scope_is_404_and_reads_are_audited(history, client, make_person, token_for):
+    from audit_events.models import StoredEvent
+
+    stranger = ApiClient(client, token_for(make_person("stranger", tenants=["globex"])))
+    assert stranger.get(STATE).status_code == 404
+    assert stranger.get("/api/v1/aggregates/acme/Account/acc-7/diff",
+                        data={"from_sequence": 1, "to_sequence": 2}).status_code == 404
+    kinds = list(StoredEvent.objects.filter(tenant="_portal").values_list("event_type", flat=True))
+    assert "ReadRefused" in kinds
+
+
+@pytest.mark.parametrize("params", [{"sequence": 1, "at": T0.isoformat()}, {"at": "2026-11-01T09:00:00"}])
+def test_bad_state_parameters(history, auditor_api, params):
+    assert auditor_api().get(STATE, data=params).status_code in (400, 422)
+
+
+def test_a_tampered_chain_is_reported_unverified(history, auditor_api, db):
+    from django.db import connection
+
+    from audit_events import triggers
+
+    triggers.remove(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE audit_event SET hash = %s WHERE aggregate_id = 'acc-7' AND sequence = 2", ("0" * 64,))
+    assert auditor_api().get(STATE).json()["verified"] is False
+
+
+def test_state_and_diff_are_in_the_openapi_document(client):
+    paths = client.get("/api/v1/openapi.json").json()["paths"]
+    assert "/api/v1/aggregates/{tenant}/{aggregate_type}/{aggregate_id}/state" in paths
+    assert "/api/v1/aggregates/{tenant}/{aggregate_type}/{aggregate_id}/diff" in paths
