@@ -236,12 +236,16 @@ def _search_parameters() -> list[dict]:
     openapi_extra={"parameters": _search_parameters()},
 )
 def search(request):
+    return _search_response(request, request.GET.dict(), "SearchPerformed")
+
+
+def _search_response(request, params: dict, audit_kind: str):
     try:
-        query = parse_search_params(request.GET.dict())
+        query = parse_search_params(params)
     except SearchQueryError as exc:
         return json_response({"detail": "invalid search parameters", "errors": exc.errors}, 400)
     reader = reader_for(request.auth, request)
-    events, result = selectors.search_events(reader=reader, query=query)
+    events, result = selectors.search_events(reader=reader, query=query, audit_kind=audit_kind)
     total = result.total if result.total is None or result.total_is_exact else result.total_text
     body = (
         '{"results":[' + ",".join(reader.render(e) for e in events) + "],"
@@ -359,3 +363,28 @@ def aggregate_diff(request, tenant: str, aggregate_type: str, aggregate_id: str,
     )
     diff = diff_states(old.state, new.state)
     return json_response({**diff.__dict__, "from_state": old.__dict__, "to_state": new.__dict__})
+
+
+_CROSS_PARAMS = {"from", "to", "time", "limit", "cursor", "sort"}
+
+
+@router.get(
+    "/traces/{trace_id}/events",
+    auth=PERSON_AUTH,
+    response={200: SearchOut, 400: ErrorOut, 401: ErrorOut},
+    summary="All events of one trace, across aggregates, oldest first",
+)
+def trace_events(request, trace_id: str):
+    params = {k: v for k, v in request.GET.dict().items() if k in _CROSS_PARAMS}
+    return _search_response(request, {"sort": "oldest", **params, "trace_id": trace_id}, "TraceViewed")
+
+
+@router.get(
+    "/actors/{actor_id}/events",
+    auth=PERSON_AUTH,
+    response={200: SearchOut, 400: ErrorOut, 401: ErrorOut},
+    summary="Everything one actor did, across aggregates (newest first; from/to narrow it)",
+)
+def actor_events(request, actor_id: str):
+    params = {k: v for k, v in request.GET.dict().items() if k in _CROSS_PARAMS}
+    return _search_response(request, {**params, "actor_id": actor_id}, "ActorActivityViewed")

@@ -41,7 +41,9 @@ def aggregate_events_for(
     return events, events[-1].sequence if len(events) == limit else None
 
 
-def search_events(*, reader: Reader, query) -> tuple[list[StoredEvent], "SearchResult"]:
+def search_events(
+    *, reader: Reader, query, audit_kind: str = "SearchPerformed"
+) -> tuple[list[StoredEvent], "SearchResult"]:
     """One page of search results the reader may see, and the result's counts."""
     from .search import get_search_index
 
@@ -50,7 +52,7 @@ def search_events(*, reader: Reader, query) -> tuple[list[StoredEvent], "SearchR
     for event in events:
         reader.may_read("search", event)  # notes reads that only break-glass allows
     reader.audit(
-        "SearchPerformed",
+        audit_kind,
         target={},
         details={"query": query.model_dump(mode="json", by_alias=True, exclude_none=True),
                  "returned": len(events), "total": result.total_text},

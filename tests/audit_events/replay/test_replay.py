@@ -147,3 +147,27 @@ def test_state_and_diff_are_in_the_openapi_document(client):
     paths = client.get("/api/v1/openapi.json").json()["paths"]
     assert "/api/v1/aggregates/{tenant}/{aggregate_type}/{aggregate_id}/state" in paths
     assert "/api/v1/aggregates/{tenant}/{aggregate_type}/{aggregate_id}/diff" in paths
+
+
+def test_trace_and_actor_views_cross_aggregates_within_access(db, client, make_person, token_for):
+    from audit_events.projector import catch_up
+    from audit_events.models import StoredEvent
+
+    store = get_event_store()
+    store.append([
+        event(aggregate_id="acc-1", trace_id="t-1", pii=[], payload={}, occurred_at=T0.isoformat(),
+              actor={"id": "u-kim", "type": "user"}),
+        event(aggregate_type="Transfer", aggregate_id="tr-9", trace_id="t-1", pii=[], payload={},
+              occurred_at=(T0 + timedelta(minutes=5)).isoformat(), actor={"id": "u-kim", "type": "user"}),
+        event(tenant="globex", aggregate_id="g-1", trace_id="t-1", pii=[], payload={},
+              actor={"id": "u-kim", "type": "user"}),
+    ])
+    catch_up()
+    api = ApiClient(client, token_for(make_person("aud", tenants=["acme"])))
+    trace = api.get("/api/v1/traces/t-1/events").json()
+    assert [e["aggregate_id"] for e in trace["results"]] == ["acc-1", "tr-9"]  # globex is out of scope
+    actor = api.get("/api/v1/actors/u-kim/events", data={"from": (T0 - timedelta(hours=1)).isoformat(),
+                                                         "to": (T0 + timedelta(hours=1)).isoformat()}).json()
+    assert actor["total"] == 2
+    kinds = set(StoredEvent.objects.filter(tenant="_portal").values_list("event_type", flat=True))
+    assert {"TraceViewed", "ActorActivityViewed"} <= kinds
