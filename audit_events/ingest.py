@@ -8,6 +8,7 @@ from django.conf import settings
 from pydantic import TypeAdapter
 
 from .schema import MAX_BATCH_EVENTS, PAYLOAD_TOO_LARGE, EventIn, ValidationError
+from .schemas import payload_errors
 
 __all__ = ["IngestError", "parse_events"]
 
@@ -104,7 +105,7 @@ def parse_events(body: bytes) -> tuple[list[EventIn], bool]:
             [_error("body", 'must be an event object or {"events": [...]}')],
         )
     try:
-        return _EVENTS.validate_python(items), prefix == "events"
+        events = _EVENTS.validate_python(items)
     except ValidationError as exc:
         errors, too_large = [], False
         for err in exc.errors(include_url=False, include_input=False):
@@ -117,6 +118,15 @@ def parse_events(body: bytes) -> tuple[list[EventIn], bool]:
         if too_large:
             raise IngestError(413, "an event is too large", errors) from None
         raise IngestError(422, "validation failed", errors) from None
+    # Registered versions of an event type also check the payload's own shape.
+    errors = []
+    for index, event in enumerate(events):
+        base = f"{prefix}[{index}].payload" if prefix else "payload"
+        for path, message in payload_errors(event.event_type, event.schema_version, event.payload):
+            errors.append(_error(f"{base}.{path}" if path else base, message))
+    if errors:
+        raise IngestError(422, "payload does not match the registered schema", errors)
+    return events, prefix == "events"
 
 
 def _error(path: str, message: str) -> dict:

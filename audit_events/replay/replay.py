@@ -8,6 +8,7 @@ import orjson
 from ..hashing import GENESIS_HASH, event_hash
 from ..jcs import parse_canonical
 from ..readers import Reader
+from ..schemas import upcast_record
 from ..store import EventStore, StoredEvent
 from .reducers import ReplayedState, reduce_event
 
@@ -114,7 +115,7 @@ def reader_view(reader: Reader, event: StoredEvent) -> dict:
     """The record as the reader may see it (personal data masked where required)."""
     view = orjson.loads(reader.render(event))
     view.pop("hash", None)
-    return view
+    return upcast_record(view)  # reducers see the newest payload shape
 
 
 def _instant(text: str) -> datetime:

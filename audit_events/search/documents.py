@@ -4,6 +4,7 @@ import ipaddress
 import re
 
 from ..schema import resolve_pointer
+from ..schemas import upcast_record
 from ..store import StoredEvent
 
 __all__ = ["document_for", "ip_hex"]
@@ -39,7 +40,7 @@ def _words(value, out: list[str]) -> None:
 
 def document_for(event: StoredEvent) -> dict:
     """The fields of the event's search document."""
-    record = event.record
+    record = upcast_record(event.record)  # indexed in the newest payload shape
     actor = record.get("actor") or {}
     payload = record.get("payload") or {}
     pii_words: list[str] = []
