@@ -216,3 +216,30 @@ class SearchDocument(models.Model):
             models.Index(fields=["trace_id"], name="search_trace"),
             models.Index(fields=["event_type", "position"], name="search_type"),
         ]
+
+
+class AggregateSnapshot(models.Model):
+    """An aggregate's full (unmasked, upcast) state after ``sequence``: a cache for replay.
+
+    ``last_hash`` is the hash of the event at ``sequence``; replay uses a
+    snapshot only when that still matches the chain and ``reducer_version`` is
+    current, so snapshots can be dropped and rebuilt at any time.
+    """
+
+    tenant = models.CharField(max_length=64)
+    aggregate_type = models.CharField(max_length=64)
+    aggregate_id = models.CharField(max_length=200)
+    sequence = models.PositiveBigIntegerField()
+    last_hash = models.CharField(max_length=64)
+    state = models.JSONField(default=dict)
+    deleted = models.BooleanField(default=False)
+    reducer_version = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "audit_aggregate_snapshot"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "aggregate_type", "aggregate_id", "sequence"], name="audit_snapshot_at"
+            )
+        ]

@@ -1,7 +1,12 @@
 """Reads of stored events on behalf of a ``Reader`` (publisher or user)."""
 
+from typing import TYPE_CHECKING
+
 from .readers import Reader
 from .store import StoredEvent, get_event_store
+
+if TYPE_CHECKING:
+    from .search import SearchResult
 
 __all__ = ["aggregate_events_for", "event_for", "search_events"]
 

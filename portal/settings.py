@@ -91,11 +91,13 @@ AUDIT_SEARCH_RETENTION_DAYS = int(os.environ.get("AUDIT_SEARCH_RETENTION_DAYS", 
 AUDIT_PROJECTIONS = [
     "audit_events.projections.latest_state.LatestStateProjection",
     "audit_events.projections.search.SearchProjection",
+    "audit_events.projections.snapshots.SnapshotProjection",
 ]
 # Lambda's synchronous invocation payload limit is 6 MB; keep one limit everywhere.
 AUDIT_MAX_REQUEST_BYTES = int(os.environ.get("AUDIT_MAX_REQUEST_BYTES", 6 * 1024 * 1024))
 DATA_UPLOAD_MAX_MEMORY_SIZE = AUDIT_MAX_REQUEST_BYTES
 AUDIT_PROJECTOR_INTERVAL = float(os.environ.get("AUDIT_PROJECTOR_INTERVAL", "1.0"))
+AUDIT_SNAPSHOT_EVERY = int(os.environ.get("AUDIT_SNAPSHOT_EVERY", "1000"))
 AUDIT_BREAK_GLASS_APPROVAL = _flag("AUDIT_BREAK_GLASS_APPROVAL", False)
 AUDIT_BREAK_GLASS_MAX_MINUTES = int(os.environ.get("AUDIT_BREAK_GLASS_MAX_MINUTES", "240"))
 

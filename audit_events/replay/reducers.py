@@ -11,7 +11,10 @@ from typing import Callable
 
 from ..state import merge_patch
 
-__all__ = ["ReplayedState", "Reducer", "reduce_event", "register_reducer"]
+__all__ = ["REDUCER_VERSION", "ReplayedState", "Reducer", "reduce_event", "register_reducer"]
+
+#: bump when the default reducer changes meaning: older snapshots are then ignored
+REDUCER_VERSION = 1
 
 
 @dataclass(frozen=True)

@@ -114,8 +114,9 @@ class EventStore(ABC):
         after: int = 0,
         limit: int = 100,
         where=None,
+        before: int | None = None,
     ) -> list[StoredEvent]:
-        """An aggregate's events with sequence > ``after``, in order.
+        """An aggregate's events with ``after`` < sequence (< ``before``), in order.
 
         ``where`` is an access filter compiled for this adapter by the policy
         engine (a Django ``Q`` for SQL): events outside it are never read, so

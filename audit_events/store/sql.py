@@ -333,10 +333,13 @@ class SQLEventStore(EventStore):
         after: int = 0,
         limit: int = 100,
         where=None,
+        before: int | None = None,
     ) -> list[StoredEvent]:
         rows = self._rows().filter(
             tenant=tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id, sequence__gt=after
         )
+        if before is not None:
+            rows = rows.filter(sequence__lt=before)
         if where is not None:
             rows = rows.filter(where)
         rows = (
