@@ -270,7 +270,9 @@ class StateOut(Schema):
     sequence: int
     as_of: str | None
     last_event_id: str | None
-    verified: bool
+    verified: bool = Field(description="The chain holds for the events this replay rechecked.")
+    verified_from: int = Field(description="The first sequence rechecked (after a snapshot, its tail; "
+                                           "`verify_chain` checks everything).")
 
 
 class DiffQuery(Schema):

@@ -234,6 +234,8 @@ class AggregateSnapshot(models.Model):
     state = models.JSONField(default=dict)
     deleted = models.BooleanField(default=False)
     reducer_version = models.PositiveIntegerField()
+    #: HMAC (SECRET_KEY) over the aggregate, sequence, hash, state, reducer and upcaster versions
+    digest = models.CharField(max_length=64, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

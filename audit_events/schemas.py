@@ -71,3 +71,11 @@ def upcast_record(record: dict) -> dict:
     if not changed:
         return record
     return {**record, "payload": payload, "schema_version": version, "upcast_from": record.get("schema_version", 1)}
+
+
+def upcaster_fingerprint() -> str:
+    """Names the registered upcasters: a snapshot folded under others is stale."""
+    return ";".join(
+        f"{event_type}:{version}:{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', repr(fn))}"
+        for (event_type, version), fn in sorted(_UPCASTERS.items())
+    )

@@ -2,22 +2,50 @@
 
 from typing import Sequence
 
+import hashlib
+import hmac
+
 from django.conf import settings
 
 from ..models import AggregateSnapshot
 from ..replay.reducers import REDUCER_VERSION, ReplayedState, reduce_event
-from ..schemas import upcast_record
+from ..jcs import canonicalize
+from ..schemas import upcast_record, upcaster_fingerprint
 from ..store import StoredEvent, get_event_store
 from .base import Projection
 
-__all__ = ["SnapshotProjection", "snapshot_at"]
+__all__ = ["SnapshotProjection", "snapshot_at", "snapshot_digest", "snapshot_is_sound"]
+
+
+def snapshot_digest(*, tenant, aggregate_type, aggregate_id, sequence, last_hash, state, deleted) -> str:
+    """An HMAC binding a snapshot's state to its place in the chain and to the code that made it.
+
+    Keyed with SECRET_KEY: someone who can write the database but not read the
+    settings cannot forge a snapshot that replay would trust.
+    """
+    message = canonicalize({
+        "aggregate": [tenant, aggregate_type, aggregate_id], "sequence": sequence, "last_hash": last_hash,
+        "state": state, "deleted": deleted, "reducer": REDUCER_VERSION, "upcasters": upcaster_fingerprint(),
+    })
+    return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
+
+
+def snapshot_is_sound(snapshot: AggregateSnapshot) -> bool:
+    expected = snapshot_digest(
+        tenant=snapshot.tenant, aggregate_type=snapshot.aggregate_type, aggregate_id=snapshot.aggregate_id,
+        sequence=snapshot.sequence, last_hash=snapshot.last_hash, state=snapshot.state, deleted=snapshot.deleted,
+    )
+    return snapshot.reducer_version == REDUCER_VERSION and hmac.compare_digest(expected, snapshot.digest)
 
 
 def snapshot_at(event: StoredEvent) -> AggregateSnapshot:
     """Fold the aggregate through ``event`` (from the newest earlier snapshot) and keep it."""
     key = {"tenant": event.tenant, "aggregate_type": event.aggregate_type, "aggregate_id": event.aggregate_id}
-    base = (AggregateSnapshot.objects.filter(**key, sequence__lt=event.sequence, reducer_version=REDUCER_VERSION)
-            .order_by("-sequence").first())
+    base = next(
+        (candidate for candidate in AggregateSnapshot.objects.filter(**key, sequence__lt=event.sequence)
+         .order_by("-sequence")[:3] if snapshot_is_sound(candidate)),
+        None,
+    )  # a forged or stale base is never built upon
     current = ReplayedState(base.state, base.deleted) if base else ReplayedState()
     after = base.sequence if base else 0
     store = get_event_store()
@@ -32,7 +60,9 @@ def snapshot_at(event: StoredEvent) -> AggregateSnapshot:
     snapshot, _ = AggregateSnapshot.objects.update_or_create(
         **key, sequence=event.sequence,
         defaults={"last_hash": event.hash, "state": current.state, "deleted": current.deleted,
-                  "reducer_version": REDUCER_VERSION},
+                  "reducer_version": REDUCER_VERSION,
+                  "digest": snapshot_digest(**key, sequence=event.sequence, last_hash=event.hash,
+                                            state=current.state, deleted=current.deleted)},
     )
     return snapshot
 

@@ -25,6 +25,8 @@ class StateResult:
     as_of: str | None
     last_event_id: str | None
     verified: bool
+    #: the first sequence whose link this replay rechecked (after a snapshot: the tail)
+    verified_from: int = 1
 
 
 @dataclass
@@ -125,16 +127,19 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
     stale cache); the tail after it is verified link by link.
     """
     from ..models import AggregateSnapshot
-    from .reducers import REDUCER_VERSION
+    from ..projections.snapshots import snapshot_is_sound
 
     head = store.heads(tenant=tenant, aggregate=(aggregate_type, aggregate_id)).get(
         (tenant, aggregate_type, aggregate_id))
     if head is None:
         return None
     target = head[0] if sequence is None else min(sequence, head[0])
-    snapshot = (AggregateSnapshot.objects.filter(
-        tenant=tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id,
-        sequence__lte=target, reducer_version=REDUCER_VERSION).order_by("-sequence").first())
+    if getattr(reader, "holds_break_glass", False):
+        return None  # replay event by event, so that emergency reads are flagged
+    candidates = AggregateSnapshot.objects.filter(
+        tenant=tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id, sequence__lte=target
+    ).order_by("-sequence")[:3]
+    snapshot = next((c for c in candidates if snapshot_is_sound(c)), None)  # forged or stale: ignored
     if snapshot is None:
         return None
     try:
@@ -169,7 +174,7 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
         after = page[-1].sequence
     record = last.record
     return StateResult(current.state, current.deleted, last.sequence, record.get("occurred_at"),
-                       record.get("event_id"), verified)
+                       record.get("event_id"), verified, verified_from=snapshot.sequence + 1)
 
 
 def reader_view(reader: Reader, event: StoredEvent) -> dict:

@@ -4,7 +4,6 @@ import ipaddress
 import re
 
 from ..schema import resolve_pointer
-from ..schemas import upcast_record
 from ..store import StoredEvent
 
 __all__ = ["document_for", "ip_hex"]
@@ -40,7 +39,9 @@ def _words(value, out: list[str]) -> None:
 
 def document_for(event: StoredEvent) -> dict:
     """The fields of the event's search document."""
-    record = upcast_record(event.record)  # indexed in the newest payload shape
+    # The stored shape: its pii pointers resolve there (an upcast payload may
+    # have moved a field, and with it personal data into the public words).
+    record = event.record
     actor = record.get("actor") or {}
     payload = record.get("payload") or {}
     pii_words: list[str] = []

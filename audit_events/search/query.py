@@ -87,8 +87,10 @@ def encode_cursor(position: int, *, sort: str) -> str:
 def decode_cursor(cursor: str, *, sort: str) -> int:
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        position, cursor_sort = int(data["p"]), data["s"]
-    except (ValueError, KeyError, TypeError):
+        position, cursor_sort = data["p"], data["s"]
+        if type(position) is not int or not 0 <= position < 2**63 or cursor_sort not in ("newest", "oldest"):
+            raise ValueError("out of range")
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise SearchQueryError([{"field": "cursor", "message": "is not a cursor this API returned"}]) from None
     if cursor_sort != sort:
         raise SearchQueryError([{"field": "cursor", "message": f"belongs to sort={cursor_sort}, not sort={sort}"}])

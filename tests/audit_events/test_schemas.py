@@ -64,3 +64,14 @@ def test_replay_reads_upcast_while_the_stored_event_keeps_its_hash(api, client, 
     state = reader.get("/api/v1/aggregates/acme/User/u-1/state", data={"sequence": 1}).json()
     assert state["state"] == {"full_name": "Ann"}
     assert reader.get("/api/v1/aggregates/acme/User/u-1/state").json()["state"] == {"full_name": "Ann B."}
+
+
+@pytest.mark.django_db
+def test_personal_data_moved_by_an_upcaster_stays_unsearchable(api, client, make_person, token_for):
+    from audit_events.projector import catch_up
+
+    api.post("/api/v1/events", event_dict(aggregate_type="User", aggregate_id="u-2", event_type="UserUpdated",
+                                          schema_version=1, pii=["/name"], payload={"name": "Zelda Privatename"}))
+    catch_up()
+    reader = ApiClient(client, token_for(make_person("nopii", tenants=["acme"], pii=False)))
+    assert reader.get("/api/v1/search", data={"q": "Privatename"}).json()["total"] == 0

@@ -261,3 +261,22 @@ def test_replay_at_every_sequence_equals_the_fold_from_genesis_for_random_stream
 
 
 settings_ = settings  # hypothesis's settings, shadowed by the pytest-django fixture inside the test
+
+
+def test_a_forged_snapshot_state_is_ignored_even_with_its_hash_intact(long_history, auditor_api):
+    from audit_events.models import AggregateSnapshot
+
+    AggregateSnapshot.objects.filter(sequence=10).update(state={"forged": True, "n": 999})
+    body = auditor_api().get("/api/v1/aggregates/acme/Account/big/state", data={"sequence": 12}).json()
+    assert body["state"] == fold_from_genesis(long_history, 12)
+
+
+def test_snapshots_made_under_other_upcasters_are_ignored(long_history, auditor_api):
+    from audit_events.schemas import clear_registry, register_upcaster
+
+    register_upcaster("Changed", 1, lambda p: {**p, "upcast": True})
+    try:
+        body = auditor_api().get("/api/v1/aggregates/acme/Account/big/state", data={"sequence": 20}).json()
+        assert body["state"]["upcast"] is True and body["verified_from"] == 1  # replayed from the start
+    finally:
+        clear_registry()

@@ -89,3 +89,13 @@ def test_rebuild_search_index_command(client, make_person, token_for, events, ca
     assert ProjectionCheckpoint.objects.get(name="search").position == SearchDocument.objects.order_by("-position").first().position
     reader = make_person("reader", tenants=["acme", "globex"])
     assert search(client, token_for(reader)).json()["total"] == 3
+
+
+@pytest.mark.parametrize("payload", ['{"p": 1e400, "s": "newest"}', '{"p": -1, "s": "newest"}',
+                                     '{"p": "7", "s": "newest"}', '{"p": 7, "s": "sideways"}'])
+def test_hostile_cursors_are_400(client, make_person, token_for, indexed, payload):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+    response = search(client, token_for(make_person("r", tenants=["acme"])), cursor=cursor)
+    assert response.status_code == 400 and response.json()["errors"][0]["field"] == "cursor"
