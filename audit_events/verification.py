@@ -8,7 +8,7 @@ from .hashing import GENESIS_HASH, event_hash
 from .jcs import parse_canonical
 from .store import EventStore, StoredEvent
 
-__all__ = ["ChainBreak", "VerificationReport", "verify_events", "verify_store"]
+__all__ = ["ChainBreak", "ChainWalker", "VerificationReport", "verify_events", "verify_store"]
 
 
 @dataclass(frozen=True)
@@ -34,14 +34,24 @@ class VerificationReport:
         return not self.breaks
 
 
-class _Chain:
-    """Walks one aggregate's events in stored order."""
+class ChainWalker:
+    """Walks one aggregate's events in stored order, checking every link.
 
-    def __init__(self, aggregate):
+    Starts at the genesis, or after a known ``(sequence, hash)`` such as a
+    snapshot's anchor. ``broken`` holds the first break; ``record`` the last
+    event's record as parsed while checking it.
+    """
+
+    def __init__(self, aggregate, *, after_sequence: int = 0, prev_hash: str = GENESIS_HASH):
         self.aggregate = aggregate
-        self.expected_sequence = 1
-        self.prev_hash = GENESIS_HASH
+        self.expected_sequence = after_sequence + 1
+        self.prev_hash = prev_hash
         self.broken: ChainBreak | None = None
+        self.record: dict | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
 
     def check(self, event: StoredEvent) -> None:
         if self.broken is not None:
@@ -65,6 +75,7 @@ class _Chain:
             return f"the stored record is not canonicalisable JSON ({exc}) (modified)"
         if not isinstance(record, dict):
             return "the stored record is not a JSON object (modified)"
+        self.record = record
         keys = (record.get("tenant"), record.get("aggregate_type"), record.get("aggregate_id"))
         if keys != self.aggregate or record.get("sequence") != event.sequence:
             return "the record's aggregate or sequence differs from where it is stored (moved or reordered)"
@@ -109,12 +120,12 @@ def verify_events(
     interleave (a store reads fastest in its own order, e.g. by position).
     """
     report = VerificationReport()
-    chains: dict[tuple[str, str, str], _Chain] = {}
+    chains: dict[tuple[str, str, str], ChainWalker] = {}
     for event in events:
         aggregate = (event.tenant, event.aggregate_type, event.aggregate_id)
         chain = chains.get(aggregate)
         if chain is None:
-            chain = chains[aggregate] = _Chain(aggregate)
+            chain = chains[aggregate] = ChainWalker(aggregate)
         report.events += 1
         chain.check(event)
 
@@ -134,7 +145,7 @@ def verify_events(
     return report
 
 
-def _head_problem(chain: _Chain, head: tuple[int, str] | None) -> ChainBreak | None:
+def _head_problem(chain: ChainWalker, head: tuple[int, str] | None) -> ChainBreak | None:
     last = chain.expected_sequence - 1
     if head is None:
         return ChainBreak(

@@ -5,11 +5,10 @@ from datetime import datetime
 
 import orjson
 
-from ..hashing import GENESIS_HASH, event_hash
-from ..jcs import parse_canonical
 from ..readers import Reader
 from ..schemas import upcast_record
 from ..store import EventStore, StoredEvent
+from ..verification import ChainWalker
 from .reducers import ReplayedState, reduce_event
 
 __all__ = ["DiffResult", "StateResult", "diff_states", "state_at", "visible_events"]
@@ -47,17 +46,12 @@ def _all_events(store: EventStore, tenant, aggregate_type, aggregate_id) -> list
 
 
 def _chain_holds(events: list[StoredEvent]) -> bool:
-    previous = GENESIS_HASH
-    for expected, event in enumerate(events, start=1):
-        try:
-            record, canonical = parse_canonical(event.record_json)
-        except ValueError:
-            return False
-        if (event.sequence != expected or record.get("prev_hash") != previous
-                or canonical != event.record_json.encode() or event_hash(previous, canonical) != event.hash):
-            return False
-        previous = event.hash
-    return True
+    if not events:
+        return True
+    walker = ChainWalker((events[0].tenant, events[0].aggregate_type, events[0].aggregate_id))
+    for event in events:
+        walker.check(event)
+    return walker.ok
 
 
 def visible_events(store, reader: Reader, tenant, aggregate_type, aggregate_id, action="replay_state"):
@@ -154,24 +148,25 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
     if not anchor or anchor[0].sequence != snapshot.sequence or anchor[0].hash != snapshot.last_hash:
         return None
     current = ReplayedState(snapshot.state, snapshot.deleted)
-    previous, last, verified, after = snapshot.last_hash, anchor[0], True, snapshot.sequence
+    walker = ChainWalker((tenant, aggregate_type, aggregate_id), after_sequence=snapshot.sequence,
+                         prev_hash=snapshot.last_hash)
+    last, after = anchor[0], snapshot.sequence
     while after < target:
         page = store.read_aggregate(tenant, aggregate_type, aggregate_id, after=after, limit=_PAGE,
                                     before=target + 1)
         if not page:
             break
         for event in page:
-            try:
-                record, canonical = parse_canonical(event.record_json)
+            walker.check(event)
+            try:  # the walker parsed it already, unless the chain broke earlier
+                record = walker.record if walker.ok else event.record
             except ValueError:
-                verified = False
                 continue
-            if record.get("prev_hash") != previous or event_hash(previous, canonical) != event.hash:
-                verified = False
             reader.may_read("replay_state", event)  # notes reads that only break-glass allows
             current = reduce_event(current, upcast_record(record))
-            previous, last = event.hash, event
+            last = event
         after = page[-1].sequence
+    verified = walker.ok
     record = last.record
     return StateResult(current.state, current.deleted, last.sequence, record.get("occurred_at"),
                        record.get("event_id"), verified, verified_from=snapshot.sequence + 1)
