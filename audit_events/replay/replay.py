@@ -11,7 +11,7 @@ from ..store import EventStore, StoredEvent
 from ..verification import ChainWalker
 from .reducers import ReplayedState, reduce_event
 
-__all__ = ["DiffResult", "StateResult", "diff_states", "state_at", "visible_events"]
+__all__ = ["DiffResult", "StateResult", "diff_states", "state_at"]
 
 _PAGE = 1000
 
@@ -54,8 +54,8 @@ def _chain_holds(events: list[StoredEvent]) -> bool:
     return walker.ok
 
 
-def visible_events(store, reader: Reader, tenant, aggregate_type, aggregate_id, action="replay_state"):
-    """The aggregate's events, whether its chain verifies, and the ones the reader may fold."""
+def _visible_events(store, reader: Reader, tenant, aggregate_type, aggregate_id, action="replay_state"):
+    """All of the aggregate's events, and those the reader may fold."""
     events = _all_events(store, tenant, aggregate_type, aggregate_id)
     visible = [e for e in events if reader.may_read(action, e)]
     return events, visible
@@ -83,7 +83,7 @@ def state_at(
         fast = _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence)
         if fast is not None:
             return fast
-    events, visible = visible_events(store, reader, tenant, aggregate_type, aggregate_id)
+    events, visible = _visible_events(store, reader, tenant, aggregate_type, aggregate_id)
     if not visible:
         return None
     verified = _chain_holds(events)

@@ -253,10 +253,6 @@ class OpenSearchIndex(SearchIndex):
         return result
 
 
-def _parse(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
 def _client(url: str) -> OpenSearch:
     region = settings.OPENSEARCH_AWS_REGION
     if region:  # Amazon OpenSearch Service: requests signed with the Lambda's role

@@ -9,6 +9,15 @@ from .models import UserToken
 __all__ = ["PERSON_AUTH", "READ_AUTH", "PersonBearer", "ReaderBearer", "VerifiedSession", "session_auth"]
 
 
+def person_from_token(request, token: str):
+    """The active user whose personal token this is, or ``None``."""
+    found = UserToken.authenticate(token)
+    if found is None or not found.user.is_active:
+        return None
+    request.token_key_id = found.key_id  # names the token in the access audit
+    return found.user
+
+
 class ReaderBearer(HttpBearer):
     """``Authorization: Bearer ak_…`` (a publisher) or ``ut_…`` (a person's token)."""
 
@@ -18,10 +27,7 @@ class ReaderBearer(HttpBearer):
         if token.startswith(PublisherKey.PREFIX + "_"):
             return PublisherKey.authenticate(token)
         if token.startswith(UserToken.PREFIX + "_"):
-            found = UserToken.authenticate(token)
-            if found is not None and found.user.is_active:
-                request.token_key_id = found.key_id  # names the token in the access audit
-                return found.user
+            return person_from_token(request, token)
         return None
 
 
@@ -54,11 +60,7 @@ class PersonBearer(HttpBearer):
     openapi_scheme = "bearer"
 
     def authenticate(self, request, token):
-        found = UserToken.authenticate(token)
-        if found is not None and found.user.is_active:
-            request.token_key_id = found.key_id
-            return found.user
-        return None
+        return person_from_token(request, token)
 
 
 # People only: a personal token or a browser session.

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 from django.db.models import Q
 
-from .policy import CLASSIFICATIONS, SUBJECT_PREFIX, ConditionSpec, PolicySpec, Subject
+from .policy import CLASSIFICATIONS, SUBJECT_PREFIX, ConditionSpec, Subject
 
 __all__ = [
     "CompiledPolicy",

@@ -4,7 +4,7 @@ import copy
 
 from audit_events.schema import resolve_pointer
 
-__all__ = ["MASK", "mask_record", "masked_pointers"]
+__all__ = ["MASK", "mask_record"]
 
 MASK = {"masked": True}
 
@@ -37,7 +37,3 @@ def mask_record(record: dict) -> dict:
             parent[int(key)] = dict(MASK)
     masked["payload"] = payload
     return masked
-
-
-def masked_pointers(record: dict) -> list[str]:
-    return list(record.get("pii") or [])
