@@ -28,25 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def setup_django(workdir: Path, database_url: str | None) -> str:
-    url = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="portal.settings",
-        AUDIT_VAR_DIR=str(workdir),
-        DATABASE_URL=url,
-        LOG_LEVEL="WARNING",
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
-    return url
+from _setup import ROOT, setup_django
 
 
 def demo_events(count: int) -> list[dict]:

@@ -23,8 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import append_all, setup_django
 
 
 def main() -> None:
@@ -35,36 +34,23 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="portal-bench-replay-"))
-    os.environ.update(DJANGO_SETTINGS_MODULE="portal.settings", AUDIT_VAR_DIR=str(workdir),
-                      DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}", LOG_LEVEL="WARNING",
-                      AUDIT_SNAPSHOT_EVERY="1000")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from pydantic import TypeAdapter
-
+    setup_django(workdir, AUDIT_SNAPSHOT_EVERY="1000")
     from audit_events.projections.snapshots import SnapshotProjection
     from audit_events.projector import catch_up
     from audit_events.replay import state_at
     from audit_events.replay.reducers import ReplayedState, reduce_event
-    from audit_events.schema import EventIn
     from audit_events.store import get_event_store
     from portal.access.policy import PolicySpec, Subject
     from tests.audit_events.search.contracts import SubjectReader
 
-    call_command("migrate", verbosity=0)
     store = get_event_store()
-    adapter = TypeAdapter(list[EventIn])
     started = time.perf_counter()
-    for start in range(0, args.events, 500):
-        batch = [{
-            "tenant": "acme-bank", "aggregate_type": "Account", "aggregate_id": "acc-long",
-            "event_type": "BalanceChanged", "occurred_at": "2026-11-01T09:00:00Z",
-            "actor": {"id": "svc-ledger", "type": "service"},
-            "payload": {"balance_cents": n, f"field_{n % 50}": n},
-        } for n in range(start, min(start + 500, args.events))]
-        store.append(adapter.validate_python(batch))
+    append_all({
+        "tenant": "acme-bank", "aggregate_type": "Account", "aggregate_id": "acc-long",
+        "event_type": "BalanceChanged", "occurred_at": "2026-11-01T09:00:00Z",
+        "actor": {"id": "svc-ledger", "type": "service"},
+        "payload": {"balance_cents": n, f"field_{n % 50}": n},
+    } for n in range(args.events))
     print(f"appended {args.events:,} events to one aggregate in {time.perf_counter() - started:,.0f} s")
 
     started = time.perf_counter()

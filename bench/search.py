@@ -15,7 +15,6 @@ times five representative queries (--repeat runs each; p50 and p95 in ms):
 """
 
 import argparse
-import os
 import shlex
 import statistics
 import sys
@@ -24,8 +23,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import append_all, setup_django
 
 
 def percentile(values, fraction):
@@ -60,39 +58,22 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="portal-bench-search-"))
-    os.environ.update(DJANGO_SETTINGS_MODULE="portal.settings", AUDIT_VAR_DIR=str(workdir),
-                      DATABASE_URL=f"sqlite:///{workdir / 'bench.sqlite3'}", LOG_LEVEL="WARNING")
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from pydantic import TypeAdapter
-
+    setup_django(workdir)
     from audit_events.demo import generate_events
-    from audit_events.schema import EventIn
     from audit_events.search import parse_search_params
     from audit_events.search.sql import SQLSearchIndex
     from audit_events.store import get_event_store
     from portal.access.policy import PolicySpec, Subject
     from tests.audit_events.search.contracts import SubjectReader
 
-    call_command("migrate", verbosity=0)
     from audit_events.models import SearchDocument, StoredEvent
 
     store = get_event_store()
-    adapter = TypeAdapter(list[EventIn])
     started = time.perf_counter()
     if StoredEvent.objects.count() >= args.events:
         print(f"reusing the {StoredEvent.objects.count():,} events in {workdir}")
     else:
-        batch = []
-        for item in generate_events(count=args.events, seed=5):
-            batch.append(item)
-            if len(batch) == 500:
-                store.append(adapter.validate_python(batch))
-                batch.clear()
-        if batch:
-            store.append(adapter.validate_python(batch))
+        append_all(generate_events(count=args.events, seed=5))
         print(f"appended {args.events:,} demo events in {time.perf_counter() - started:,.0f} s")
 
     everyone = SubjectReader(Subject(username="bench", pii=True,
