@@ -208,9 +208,20 @@ def compile_policies(subject: Subject, action: str, *, now: datetime) -> list[Co
     return compiled
 
 
-def decide(subject: Subject, action: str, attrs: Mapping[str, str], *, now: datetime) -> Decision:
-    """May ``subject`` perform ``action`` on the event with attributes ``attrs``?"""
-    policies = compile_policies(subject, action, now=now)
+def decide(
+    subject: Subject,
+    action: str,
+    attrs: Mapping[str, str],
+    *,
+    now: datetime,
+    compiled: list[CompiledPolicy] | None = None,
+) -> Decision:
+    """May ``subject`` perform ``action`` on the event with attributes ``attrs``?
+
+    ``compiled`` is ``compile_policies(subject, action, now=now)`` when the
+    caller judges many events alike (compiling is the costly part).
+    """
+    policies = compile_policies(subject, action, now=now) if compiled is None else compiled
     allows = [
         p for p in policies
         if p.effect == "allow" and p.matches(attrs)

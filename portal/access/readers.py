@@ -13,7 +13,7 @@ from audit_events.store import StoredEvent
 
 from .audit import record_access
 from .breakglass import notify_admins
-from .engine import decide, event_attributes, opensearch_filter, q_filter
+from .engine import compile_policies, decide, event_attributes, opensearch_filter, q_filter
 from .masking import mask_record
 from .policy import Subject
 from .selectors import subject_for
@@ -66,12 +66,21 @@ class UserReader(Reader):
         self.now = now or timezone.now()
         self.via = via
         self._break_glass_reads = 0
+        self._compiled: dict[str, list] = {}
 
     def may_read(self, action: str, event: StoredEvent) -> bool:
-        decision = decide(self.subject, action, event_attributes(event.record), now=self.now)
+        decision = self._decide(action, event)
         if decision.allowed and (decision.break_glass or self._pii_only_by_break_glass(event)):
             self._break_glass_reads += 1
         return decision.allowed
+
+    def _decide(self, action: str, event: StoredEvent):
+        # Pages, timelines and replays judge many events for one subject at one
+        # instant: compile the policies once per action.
+        compiled = self._compiled.get(action)
+        if compiled is None:
+            compiled = self._compiled[action] = compile_policies(self.subject, action, now=self.now)
+        return decide(self.subject, action, event_attributes(event.record), now=self.now, compiled=compiled)
 
     def filter_for(self, action: str, dialect: str = "sql"):
         if dialect == "opensearch":
@@ -89,7 +98,7 @@ class UserReader(Reader):
     def _pii_only_by_break_glass(self, event: StoredEvent) -> bool:
         if not event.record.get("pii") or self.subject.pii:
             return False
-        return decide(self.subject, "view_pii", event_attributes(event.record), now=self.now).via_break_glass
+        return self._decide("view_pii", event).via_break_glass
 
     @property
     def holds_break_glass(self) -> bool:
@@ -97,7 +106,7 @@ class UserReader(Reader):
 
     def may_see_pii(self, event: StoredEvent) -> bool:
         # Personal data needs the person's attribute, unless an emergency grant covers it.
-        decision = decide(self.subject, "view_pii", event_attributes(event.record), now=self.now)
+        decision = self._decide("view_pii", event)
         return decision.allowed and (self.subject.pii or decision.via_break_glass)
 
     def render(self, event: StoredEvent) -> str:
