@@ -245,3 +245,20 @@ class AggregateSnapshot(models.Model):
                 fields=["tenant", "aggregate_type", "aggregate_id", "sequence"], name="audit_snapshot_at"
             )
         ]
+
+
+class ChainVerification(models.Model):
+    """The outcome of one ``verify_chain`` run for one tenant; the dashboard shows the newest."""
+
+    tenant = models.CharField(max_length=64)
+    verified_at = models.DateTimeField(default=timezone.now)
+    events = models.BigIntegerField()
+    ok = models.BooleanField()
+    #: the first breaks found, as text (the command prints them all)
+    breaks = models.JSONField(default=list)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "-verified_at"], name="audit_verify_tenant_at")]
+
+    def __str__(self):
+        return f"{self.tenant} {'verified' if self.ok else 'BROKEN'} at {self.verified_at:%Y-%m-%d %H:%M}"

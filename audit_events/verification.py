@@ -28,6 +28,8 @@ class VerificationReport:
     events: int = 0
     aggregates: int = 0
     breaks: list[ChainBreak] = field(default_factory=list)
+    #: events read per tenant (a tenant whose events all vanished still appears, with 0)
+    tenant_events: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -127,6 +129,7 @@ def verify_events(
         if chain is None:
             chain = chains[aggregate] = ChainWalker(aggregate)
         report.events += 1
+        report.tenant_events[event.tenant] = report.tenant_events.get(event.tenant, 0) + 1
         chain.check(event)
 
     for aggregate, chain in chains.items():
@@ -136,6 +139,7 @@ def verify_events(
             report.breaks.append(chain.broken)
     report.aggregates = len(chains)
     for aggregate, (sequence, _) in heads.items():
+        report.tenant_events.setdefault(aggregate[0], 0)
         if aggregate not in chains:
             report.aggregates += 1
             report.breaks.append(

@@ -48,6 +48,8 @@ class Command(BaseCommand):
         if not StoredEvent.objects.exclude(tenant__startswith="_").exists():  # _portal: our own
             self.stdout.write(f"Seeding {events} demo events…")
             call_command("seed_demo", events=events, stdout=self.stdout)
+            # The dashboard shows each tenant's newest verification: start with one.
+            call_command("verify_chain", stdout=self.stdout, stderr=self.stderr)
 
         url = f"http://127.0.0.1:{port}"
         self.stdout.write("")
