@@ -8,7 +8,7 @@ from .store import StoredEvent, get_event_store
 if TYPE_CHECKING:
     from .search import SearchResult
 
-__all__ = ["aggregate_events_for", "event_for", "search_events"]
+__all__ = ["aggregate_events_for", "event_for", "latest_verification", "projection_lag", "search_events"]
 
 def event_for(*, reader: Reader, event_id: str) -> StoredEvent | None:
     """The event if the reader may view it; ``None`` otherwise (answered as 404)."""
@@ -72,3 +72,47 @@ def _target(event: StoredEvent) -> dict:
         "aggregate_id": event.aggregate_id,
         "sequence": event.sequence,
     }
+
+
+def latest_verification(tenant: str):
+    """The newest ``verify_chain`` outcome for ``tenant`` (a ``ChainVerification``), or ``None``."""
+    from .models import ChainVerification
+
+    return ChainVerification.objects.filter(tenant=tenant).order_by("-verified_at").first()
+
+
+#: counted exactly up to here; a lag beyond it is shown as "more than"
+LAG_LIMIT = 10_000
+
+
+def projection_lag(*, tenants) -> dict:
+    """How far each configured projection trails the store, and the unprojected events per tenant.
+
+    Only the given ``tenants`` are counted, so nobody learns another tenant's volume.
+    """
+    from .models import ProjectionCheckpoint
+    from .projections import configured_projections
+
+    store = get_event_store()
+    names = [projection.name for projection in configured_projections()]
+    checkpoints = {c.name: c for c in ProjectionCheckpoint.objects.filter(name__in=names)}
+    lowest = min((checkpoints[n].position if n in checkpoints else 0 for n in names), default=0)
+    pending = store.read_all(after_position=lowest, limit=LAG_LIMIT + 1)
+    capped = len(pending) > LAG_LIMIT
+    pending = pending[:LAG_LIMIT]
+    wanted = set(tenants)
+    projections = []
+    for name in names:
+        checkpoint = checkpoints.get(name)
+        position = checkpoint.position if checkpoint else 0
+        behind = [e for e in pending if e.position > position and e.tenant in wanted]
+        projections.append({
+            "name": name, "position": position, "updated_at": checkpoint.updated_at if checkpoint else None,
+            "behind": len(behind), "capped": capped and position == lowest,
+            "oldest_pending": behind[0].record.get("recorded_at") if behind else None,
+        })
+    per_tenant: dict[str, int] = {}
+    for event in pending:
+        if event.tenant in wanted:
+            per_tenant[event.tenant] = per_tenant.get(event.tenant, 0) + 1
+    return {"projections": projections, "tenants": per_tenant, "capped": capped}

@@ -137,7 +137,7 @@ DATABASES = {"default": database_config(_database_url)}
 # -- Django ---------------------------------------------------------------
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -149,6 +149,7 @@ INSTALLED_APPS = [
     "ninja",
     "audit_events",
     "portal.access",
+    "portal.apps.PortalConfig",
 ]
 
 MIDDLEWARE = [

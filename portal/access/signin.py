@@ -1,7 +1,8 @@
 """Sign-in: the access audit of sign-ins, the lockout response, TOTP for staff.
 
 Imported once by ``AccessConfig.ready()``; importing it connects the signal
-receivers and installs the TOTP check on the default admin site.
+receivers. The portal's admin site (``portal.admin_site``) inherits the TOTP
+check from ``TOTPAdminSiteMixin``.
 
 - Every sign-in, refused sign-in, lockout and sign-out is appended to the
   ``_portal`` tenant (``SignedIn``, ``SignInFailed``, ``SignInLockedOut``,
@@ -42,7 +43,6 @@ __all__ = [
     "TOTPAdminSignInForm",
     "TOTPAdminSiteMixin",
     "lockout_response",
-    "require_totp_where_enabled",
     "totp_required",
 ]
 
@@ -227,8 +227,7 @@ class TOTPAdminSignInForm(_ReportRefusalsMixin, OTPAdminAuthenticationForm):
 class TOTPAdminSiteMixin:
     """An ``AdminSite`` mixin: with TOTP required, only TOTP-verified staff get in.
 
-    A later custom site can inherit it; ``require_totp_where_enabled`` adds
-    it to an existing site instance such as the default ``admin.site``.
+    The portal's site (``portal.admin_site.PortalAdminSite``) inherits it.
     """
 
     @property
@@ -251,13 +250,3 @@ class TOTPAdminSiteMixin:
         # Fail closed if OTPMiddleware is missing and the user was never checked.
         is_verified = getattr(request.user, "is_verified", None)
         return bool(is_verified and is_verified())
-
-
-def require_totp_where_enabled(site) -> None:
-    """Give ``site`` (an ``AdminSite`` instance) the ``TOTPAdminSiteMixin`` behaviour."""
-    cls = site.__class__  # the wrapped class, also for the lazy default site
-    if not issubclass(cls, TOTPAdminSiteMixin):
-        site.__class__ = type(f"TOTP{cls.__name__}", (TOTPAdminSiteMixin, cls), {})
-
-
-require_totp_where_enabled(admin.site)

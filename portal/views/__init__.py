@@ -1,0 +1,1 @@
+"""The portal's audit views, served by ``PortalAdminSite`` through ``admin_view()``."""

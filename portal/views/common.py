@@ -1,0 +1,86 @@
+"""What every audit view shares: the reader, the page frame, event rows, query URLs."""
+
+from datetime import datetime, timezone
+import re
+
+import orjson
+from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.http import urlencode
+
+from audit_events.store import StoredEvent
+from portal.access.readers import UserReader
+
+__all__ = ["event_row", "page", "portal_reader", "url_with", "utc_times", "visible_record"]
+
+
+def portal_reader(request) -> UserReader:
+    """The signed-in person as a reader; their reads are audited ``via: portal``."""
+    return UserReader(request.user, request, via="portal")
+
+
+def page(request, template: str, *, title: str, crumbs: list[tuple[str, str | None]], **context):
+    """An admin page: the site's context, a title and breadcrumbs (label, url)."""
+    return TemplateResponse(request, template, {
+        **admin.site.each_context(request), "title": title, "crumbs": crumbs, **context,
+    })
+
+
+def visible_record(reader, event: StoredEvent) -> dict:
+    """The record as the reader may see it (masked where required)."""
+    return orjson.loads(reader.render(event))
+
+
+def event_row(record: dict) -> dict:
+    """What a result table shows of one (already masked) record, with its links."""
+    actor = record.get("actor") or {}
+    return {
+        "record": record,
+        "actor_id": actor.get("id"),
+        "url": reverse("admin:audit_event", args=[record["event_id"]]),
+        "timeline_url": timeline_url(record["tenant"], record["aggregate_type"], record["aggregate_id"]),
+        "actor_url": reverse("admin:audit_actor", args=[actor["id"]]) if actor.get("id") else None,
+    }
+
+
+def timeline_url(tenant: str, aggregate_type: str, aggregate_id: str, **params) -> str:
+    url = reverse("admin:audit_timeline", args=[tenant, aggregate_type, aggregate_id])
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+def url_with(request, drop=("cursor",), **changes) -> str:
+    """This page's URL with some parameters set (``None``: removed); the cursor goes."""
+    params = request.GET.copy()
+    for name in drop:
+        params.pop(name, None)
+    for name, value in changes.items():
+        name = name.rstrip("_")
+        if value is None:
+            params.pop(name, None)
+        else:
+            params[name] = value
+    query = params.urlencode()
+    return f"{request.path}?{query}" if query else request.path
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_NAIVE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+
+
+def utc_times(params: dict, names=("from", "to")) -> dict:
+    """Dates and offset-less times from the page's inputs, read as UTC (the API wants offsets)."""
+    params = dict(params)
+    for name in names:
+        value = params.get(name, "")
+        if _DATE.match(value):
+            params[name] = f"{value}T00:00:00Z"
+        elif _NAIVE.match(value):
+            params[name] = f"{value}Z"
+    return params
+
+
+def parse_instant(text: str) -> datetime:
+    """An RFC 3339 instant; one without an offset is read as UTC. ``ValueError`` if unreadable."""
+    value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
