@@ -233,8 +233,11 @@ class AggregateSnapshot(models.Model):
     last_hash = models.CharField(max_length=64)
     state = models.JSONField(default=dict)
     deleted = models.BooleanField(default=False)
+    #: the same fold over the records with personal data masked: ``{"state", "deleted"}``,
+    #: for readers who may see every event but none of its personal data
+    masked = models.JSONField(default=dict)
     reducer_version = models.PositiveIntegerField()
-    #: HMAC (SECRET_KEY) over the aggregate, sequence, hash, state, reducer and upcaster versions
+    #: HMAC (SECRET_KEY) over the aggregate, sequence, hash, both states, reducer and upcaster versions
     digest = models.CharField(max_length=64, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,4 +1,9 @@
-"""Snapshots every ``AUDIT_SNAPSHOT_EVERY`` events of an aggregate (a replay cache)."""
+"""Snapshots every ``AUDIT_SNAPSHOT_EVERY`` events of an aggregate (a replay cache).
+
+Each holds two folds: of the records as stored, for readers who may see
+everything, and of the records with personal data masked, for readers who may
+see every event but none of its personal data.
+"""
 
 from typing import Sequence
 
@@ -10,6 +15,7 @@ from django.conf import settings
 from ..models import AggregateSnapshot
 from ..replay.reducers import REDUCER_VERSION, ReplayedState, reduce_event
 from ..jcs import canonicalize
+from ..masking import mask_record
 from ..schemas import upcast_record, upcaster_fingerprint
 from ..store import StoredEvent, get_event_store
 from .base import Projection
@@ -17,7 +23,7 @@ from .base import Projection
 __all__ = ["SnapshotProjection", "snapshot_at", "snapshot_digest", "snapshot_is_sound"]
 
 
-def snapshot_digest(*, tenant, aggregate_type, aggregate_id, sequence, last_hash, state, deleted) -> str:
+def snapshot_digest(*, tenant, aggregate_type, aggregate_id, sequence, last_hash, state, deleted, masked) -> str:
     """An HMAC binding a snapshot's state to its place in the chain and to the code that made it.
 
     Keyed with SECRET_KEY: someone who can write the database but not read the
@@ -25,7 +31,8 @@ def snapshot_digest(*, tenant, aggregate_type, aggregate_id, sequence, last_hash
     """
     message = canonicalize({
         "aggregate": [tenant, aggregate_type, aggregate_id], "sequence": sequence, "last_hash": last_hash,
-        "state": state, "deleted": deleted, "reducer": REDUCER_VERSION, "upcasters": upcaster_fingerprint(),
+        "state": state, "deleted": deleted, "masked": masked,
+        "reducer": REDUCER_VERSION, "upcasters": upcaster_fingerprint(),
     })
     return hmac.new(settings.SECRET_KEY.encode(), message, hashlib.sha256).hexdigest()
 
@@ -34,6 +41,7 @@ def snapshot_is_sound(snapshot: AggregateSnapshot) -> bool:
     expected = snapshot_digest(
         tenant=snapshot.tenant, aggregate_type=snapshot.aggregate_type, aggregate_id=snapshot.aggregate_id,
         sequence=snapshot.sequence, last_hash=snapshot.last_hash, state=snapshot.state, deleted=snapshot.deleted,
+        masked=snapshot.masked,
     )
     return snapshot.reducer_version == REDUCER_VERSION and hmac.compare_digest(expected, snapshot.digest)
 
@@ -47,6 +55,7 @@ def snapshot_at(event: StoredEvent) -> AggregateSnapshot:
         None,
     )  # a forged or stale base is never built upon
     current = ReplayedState(base.state, base.deleted) if base else ReplayedState()
+    masked = ReplayedState(base.masked["state"], base.masked["deleted"]) if base else ReplayedState()
     after = base.sequence if base else 0
     store = get_event_store()
     while after < event.sequence:
@@ -56,13 +65,16 @@ def snapshot_at(event: StoredEvent) -> AggregateSnapshot:
             break
         for item in page:
             current = reduce_event(current, upcast_record(item.record))
+            masked = reduce_event(masked, upcast_record(mask_record(item.record)) if item.record.get("pii")
+                                  else upcast_record(item.record))
         after = page[-1].sequence
+    masked_fold = {"state": masked.state, "deleted": masked.deleted}
     snapshot, _ = AggregateSnapshot.objects.update_or_create(
         **key, sequence=event.sequence,
         defaults={"last_hash": event.hash, "state": current.state, "deleted": current.deleted,
-                  "reducer_version": REDUCER_VERSION,
+                  "masked": masked_fold, "reducer_version": REDUCER_VERSION,
                   "digest": snapshot_digest(**key, sequence=event.sequence, last_hash=event.hash,
-                                            state=current.state, deleted=current.deleted)},
+                                            state=current.state, deleted=current.deleted, masked=masked_fold)},
     )
     return snapshot
 

@@ -5,6 +5,7 @@ from datetime import datetime
 
 import orjson
 
+from ..masking import mask_record
 from ..readers import Reader
 from ..schemas import upcast_record
 from ..store import EventStore, StoredEvent
@@ -114,9 +115,9 @@ def state_at(
 def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence) -> StateResult | None:
     """Replay from the newest usable snapshot, or ``None`` to replay from the start.
 
-    A snapshot holds the full state, so it serves only readers who may see
-    every event it covers, personal data included (checked by one query with
-    the compiled filter). It is ignored when it was made under another reducer
+    A snapshot serves only readers who may see every event it covers, with
+    their personal data everywhere (its stored fold) or nowhere (its masked
+    fold); see ``_masking_for``. It is ignored when it was made under another reducer
     version or its covered hash no longer matches the chain (a tampered or
     stale cache); the tail after it is verified link by link.
     """
@@ -137,17 +138,18 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
     if snapshot is None:
         return None
     try:
-        visible = reader.filter_for("replay_state") & reader.pii_filter_for("replay_state")
-        hidden = store.read_aggregate(tenant, aggregate_type, aggregate_id, limit=1, before=target + 1,
-                                      where=~visible)
+        masked = _masking_for(store, reader, (tenant, aggregate_type, aggregate_id), target)
     except TypeError:  # a store that cannot take the compiled filter
         return None
-    if hidden:
+    if masked is None:
         return None
     anchor = store.read_aggregate(tenant, aggregate_type, aggregate_id, after=snapshot.sequence - 1, limit=1)
     if not anchor or anchor[0].sequence != snapshot.sequence or anchor[0].hash != snapshot.last_hash:
         return None
-    current = ReplayedState(snapshot.state, snapshot.deleted)
+    if masked:
+        current = ReplayedState(snapshot.masked["state"], snapshot.masked["deleted"])
+    else:
+        current = ReplayedState(snapshot.state, snapshot.deleted)
     walker = ChainWalker((tenant, aggregate_type, aggregate_id), after_sequence=snapshot.sequence,
                          prev_hash=snapshot.last_hash)
     last, after = anchor[0], snapshot.sequence
@@ -163,13 +165,35 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
             except ValueError:
                 continue
             reader.may_read("replay_state", event)  # notes reads that only break-glass allows
-            current = reduce_event(current, upcast_record(record))
+            current = reduce_event(current, upcast_record(mask_record(record) if masked else record))
             last = event
         after = page[-1].sequence
     verified = walker.ok
     record = last.record
     return StateResult(current.state, current.deleted, last.sequence, record.get("occurred_at"),
                        record.get("event_id"), verified, verified_from=snapshot.sequence + 1)
+
+
+def _masking_for(store, reader: Reader, key, target: int) -> bool | None:
+    """Which fold of a snapshot serves this reader up to ``target``: the stored one
+    (``False``), the masked one (``True``), or neither (``None``).
+
+    A snapshot holds every event it covers, so the reader must see them all;
+    personal data must then be visible on all of them or on none.
+    Each question is one query with the compiled filter.
+    """
+
+    def any_event(where) -> bool:
+        return bool(store.read_aggregate(*key, limit=1, before=target + 1, where=where))
+
+    if any_event(~reader.filter_for("replay_state")):
+        return None
+    personal = reader.pii_filter_for("replay_state")
+    if not any_event(~personal):
+        return False
+    if not any_event(personal):
+        return True
+    return None
 
 
 def reader_view(reader: Reader, event: StoredEvent) -> dict:

@@ -14,7 +14,7 @@ from audit_events.store import StoredEvent
 from .audit import record_access
 from .breakglass import notify_admins
 from .engine import compile_policies, decide, event_attributes, opensearch_filter, q_filter
-from .masking import mask_record
+from audit_events.masking import mask_record
 from .policy import Subject
 from .selectors import subject_for
 

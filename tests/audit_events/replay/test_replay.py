@@ -1,6 +1,6 @@
 """Replay: reducers, state at a sequence or a moment (both timelines), diffs, and the API."""
 
-
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -280,3 +280,55 @@ def test_snapshots_made_under_other_upcasters_are_ignored(long_history, auditor_
         assert body["state"]["upcast"] is True and body["verified_from"] == 1  # replayed from the start
     finally:
         clear_registry()
+
+
+@pytest.fixture
+def personal_history(db, settings):
+    """35 events, every third naming the holder (personal data); snapshots every 10."""
+    settings.AUDIT_SNAPSHOT_EVERY = 10
+    store = get_event_store()
+    store.append([
+        event(aggregate_id="pers", event_type="Changed", payload={"n": n, "holder": {"name": f"Name {n}"}},
+              pii=["/holder/name"], occurred_at=(T0 + timedelta(minutes=n)).isoformat())
+        if n % 3 == 0 else
+        event(aggregate_id="pers", event_type="Changed", payload={"n": n}, pii=[],
+              occurred_at=(T0 + timedelta(minutes=n)).isoformat())
+        for n in range(1, 36)
+    ])
+    from audit_events.projector import catch_up
+
+    catch_up()
+    return store
+
+
+def test_readers_without_personal_data_replay_from_the_masked_fold(personal_history, client, make_person, token_for):
+    from audit_events.masking import mask_record
+
+    api = ApiClient(client, token_for(make_person("masked", tenants=["acme"], pii=False)))
+    for sequence in range(1, 36):
+        body = api.get("/api/v1/aggregates/acme/Account/pers/state", data={"sequence": sequence}).json()
+        expected = ReplayedState()
+        for item in personal_history.read_aggregate("acme", "Account", "pers", limit=1000, before=sequence + 1):
+            expected = reduce_event(expected, mask_record(item.record))
+        assert body["state"] == expected.state, sequence
+        assert "Name" not in json.dumps(body)
+        assert body["verified_from"] == (sequence // 10) * 10 + 1  # from the snapshot, when there is one
+
+
+def test_readers_with_personal_data_on_some_events_only_replay_from_the_start(
+        personal_history, client, make_person, token_for):
+    # Personal data only on events up to "confidential": the restricted one is masked.
+    from audit_events.models import AggregateSnapshot
+    from portal.access.models import Policy
+
+    reader = make_person("partial", tenants=["acme"], pii=True, policies=[
+        {"effect": "allow", "actions": ["replay_state"], "conditions": []},
+        {"effect": "allow", "actions": ["view_pii"], "conditions": [
+            {"attr": "classification", "op": "lte", "value": "internal"}]},
+    ])
+    assert Policy.objects.filter(role__members=reader).count() == 2
+    get_event_store().append([event(aggregate_id="pers", event_type="Changed", classification="internal",
+                                    payload={"holder": {"name": "Visible Name"}}, pii=["/holder/name"])])
+    assert AggregateSnapshot.objects.filter(aggregate_id="pers").exists()
+    body = ApiClient(client, token_for(reader)).get("/api/v1/aggregates/acme/Account/pers/state").json()
+    assert body["verified_from"] == 1 and body["state"]["holder"]["name"] == "Visible Name"

@@ -2,7 +2,7 @@
 
 import copy
 
-from audit_events.schema import resolve_pointer
+from .schema import resolve_pointer
 
 __all__ = ["MASK", "mask_record"]
 
