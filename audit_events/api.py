@@ -5,7 +5,7 @@ records are written out as the exact text that was hashed, so a client can
 recompute every hash from the response alone.
 """
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Literal
 
 import orjson
@@ -17,7 +17,7 @@ from . import selectors, services
 from .auth import PublisherKeyAuth
 from .ingest import IngestError, parse_events
 from .jcs import CanonicalizationError
-from .schema import MAX_BATCH_EVENTS
+from .schema import MAX_BATCH_EVENTS, SAFE_INTEGER
 from .search import SearchQuery, SearchQueryError, parse_search_params
 from .store import AppendConflictError
 from portal.access.auth import PERSON_AUTH, READ_AUTH
@@ -58,7 +58,7 @@ class AggregateEventsOut(Schema):
 
 
 class PageQuery(Schema):
-    after: int = Field(0, ge=0, le=2**63 - 1, description="Return events with a greater sequence.")
+    after: int = Field(0, ge=0, le=SAFE_INTEGER, description="Return events with a greater sequence.")
     limit: int = Field(100, ge=1, le=1000)
 
 
@@ -259,7 +259,7 @@ def _search_response(request, params: dict, audit_kind: str):
 
 
 class StateQuery(Schema):
-    sequence: int | None = Field(None, ge=0, le=2**63 - 1, description="State after this sequence.")
+    sequence: int | None = Field(None, ge=0, le=SAFE_INTEGER, description="State after this sequence.")
     at: datetime | None = Field(None, description="State as of this RFC 3339 instant.")
     time: Literal["occurred", "recorded"] = Field("occurred", description="Which timeline `at` refers to.")
 
@@ -276,8 +276,8 @@ class StateOut(Schema):
 
 
 class DiffQuery(Schema):
-    from_sequence: int | None = Field(None, ge=0)
-    to_sequence: int | None = Field(None, ge=0)
+    from_sequence: int | None = Field(None, ge=0, le=SAFE_INTEGER)
+    to_sequence: int | None = Field(None, ge=0, le=SAFE_INTEGER)
     from_: datetime | None = Field(None, alias="from")
     to: datetime | None = None
     time: Literal["occurred", "recorded"] = "occurred"
@@ -297,6 +297,11 @@ def _state(reader, tenant, aggregate_type, aggregate_id, *, sequence=None, at=No
 
     if at is not None and at.tzinfo is None:
         raise _BadRequest("at: must carry a time zone offset")
+    if at is not None:
+        try:
+            at = at.astimezone(timezone.utc)
+        except OverflowError:
+            raise _BadRequest("at: is outside the range of dates") from None
     return state_at(get_event_store(), reader, tenant, aggregate_type,
                     aggregate_id, sequence=sequence, at=at, time=time)
 

@@ -8,7 +8,10 @@ from .store import StoredEvent, get_event_store
 if TYPE_CHECKING:
     from .search import SearchResult
 
-__all__ = ["aggregate_events_for", "event_for", "latest_verification", "projection_lag", "search_events"]
+__all__ = [
+    "aggregate_events_for", "event_for", "last_visible_sequence", "latest_verification", "projection_lag",
+    "search_events",
+]
 
 def event_for(*, reader: Reader, event_id: str) -> StoredEvent | None:
     """The event if the reader may view it; ``None`` otherwise (answered as 404)."""
@@ -34,8 +37,9 @@ def aggregate_events_for(
     store = get_event_store()
     where = reader.filter_for("view_timeline")
     events = store.read_aggregate(
-        tenant, aggregate_type, aggregate_id, after=after, limit=limit, where=where
+        tenant, aggregate_type, aggregate_id, after=after, limit=limit + 1, where=where
     )
+    more, events = len(events) > limit, events[:limit]
     target = {"tenant": tenant, "aggregate_type": aggregate_type, "aggregate_id": aggregate_id}
     if not events and not store.read_aggregate(tenant, aggregate_type, aggregate_id, limit=1, where=where):
         reader.audit("ReadRefused", target=target, details={"action": "view_timeline"})
@@ -43,7 +47,29 @@ def aggregate_events_for(
     for event in events:
         reader.may_read("view_timeline", event)  # notes reads that only break-glass allows
     reader.audit("TimelineViewed", target=target, details={"after": after, "returned": len(events)})
-    return events, events[-1].sequence if len(events) == limit else None
+    return events, events[-1].sequence if more else None
+
+
+def last_visible_sequence(*, reader: Reader, tenant: str, aggregate_type: str, aggregate_id: str,
+                          action: str = "view_timeline") -> int:
+    """The aggregate's last sequence the reader may see (0 if none): what a page may say
+    about its length without counting events outside the reader's scope."""
+    store = get_event_store()
+    key = (tenant, aggregate_type, aggregate_id)
+    head = store.heads(tenant=tenant, aggregate=(aggregate_type, aggregate_id)).get(key)
+    if head is None:
+        return 0
+    where = reader.filter_for(action)
+    if not store.read_aggregate(*key, limit=1, where=~where):
+        return head[0]  # nothing hidden: the head is visible
+    last = 0
+    while True:  # some events hidden: the last visible one, page by page
+        page = store.read_aggregate(*key, after=last, limit=1000, where=where)
+        if not page:
+            return last
+        last = page[-1].sequence
+        if len(page) < 1000:
+            return last
 
 
 def search_events(
@@ -81,38 +107,36 @@ def latest_verification(tenant: str):
     return ChainVerification.objects.filter(tenant=tenant).order_by("-verified_at").first()
 
 
-#: counted exactly up to here; a lag beyond it is shown as "more than"
+#: events read to measure lag; a lag beyond it is shown as "more than"
 LAG_LIMIT = 10_000
 
 
-def projection_lag(*, tenants) -> dict:
-    """How far each configured projection trails the store, and the unprojected events per tenant.
+def projection_lag(*, reader: Reader) -> dict:
+    """How many events each configured projection has yet to apply, counting only events
+    the reader may search, in total and per tenant (against the search projection).
 
-    Only the given ``tenants`` are counted, so nobody learns another tenant's volume.
+    Reads at most ``LAG_LIMIT`` events past the slowest checkpoint, so the figures are
+    exact below it and "at least" above it (``capped``).
     """
     from .models import ProjectionCheckpoint
     from .projections import configured_projections
 
-    store = get_event_store()
     names = [projection.name for projection in configured_projections()]
-    checkpoints = {c.name: c for c in ProjectionCheckpoint.objects.filter(name__in=names)}
-    lowest = min((checkpoints[n].position if n in checkpoints else 0 for n in names), default=0)
-    pending = store.read_all(after_position=lowest, limit=LAG_LIMIT + 1)
+    positions = dict(ProjectionCheckpoint.objects.filter(name__in=names).values_list("name", "position"))
+    checkpoints = {name: positions.get(name, 0) for name in names}
+    lowest = min(checkpoints.values(), default=0)
+    pending = get_event_store().read_all(after_position=lowest, limit=LAG_LIMIT + 1)
     capped = len(pending) > LAG_LIMIT
-    pending = pending[:LAG_LIMIT]
-    wanted = set(tenants)
-    projections = []
-    for name in names:
-        checkpoint = checkpoints.get(name)
-        position = checkpoint.position if checkpoint else 0
-        behind = [e for e in pending if e.position > position and e.tenant in wanted]
-        projections.append({
-            "name": name, "position": position, "updated_at": checkpoint.updated_at if checkpoint else None,
-            "behind": len(behind), "capped": capped and position == lowest,
-            "oldest_pending": behind[0].record.get("recorded_at") if behind else None,
-        })
+    visible = [e for e in pending[:LAG_LIMIT] if reader.may_read("search", e)]
+    search_at = checkpoints.get("search", lowest)
     per_tenant: dict[str, int] = {}
-    for event in pending:
-        if event.tenant in wanted:
+    for event in visible:
+        if event.position > search_at:
             per_tenant[event.tenant] = per_tenant.get(event.tenant, 0) + 1
+    projections = [
+        {"name": name, "behind": sum(1 for e in visible if e.position > position),
+         "capped": capped and position == lowest,
+         "oldest_pending": next((e.record.get("recorded_at") for e in visible if e.position > position), None)}
+        for name, position in checkpoints.items()
+    ]
     return {"projections": projections, "tenants": per_tenant, "capped": capped}

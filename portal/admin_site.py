@@ -32,7 +32,8 @@ class PortalAdminSite(TOTPAdminSiteMixin, admin.AdminSite):
                 self.admin_view(timeline.timeline_view),
                 name="audit_timeline",
             ),
-            path("audit/actors/<str:actor_id>/", self.admin_view(activity.actor_view), name="audit_actor"),
+            # Actor ids may hold "/" (service paths): the rest of the path is the id.
+            path("audit/actors/<path:actor_id>/", self.admin_view(activity.actor_view), name="audit_actor"),
             path("audit/traces/<str:trace_id>/", self.admin_view(activity.trace_view), name="audit_trace"),
             path("audit/tenant/", self.admin_view(tenancy.switch_tenant_view), name="audit_switch_tenant"),
         ]

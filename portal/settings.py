@@ -92,6 +92,7 @@ AUDIT_PROJECTIONS = [
     "audit_events.projections.latest_state.LatestStateProjection",
     "audit_events.projections.search.SearchProjection",
     "audit_events.projections.snapshots.SnapshotProjection",
+    "portal.access.access_log.AccessLogProjection",
 ]
 # Lambda's synchronous invocation payload limit is 6 MB; keep one limit everywhere.
 AUDIT_MAX_REQUEST_BYTES = int(os.environ.get("AUDIT_MAX_REQUEST_BYTES", 6 * 1024 * 1024))

@@ -36,10 +36,11 @@ class DiffResult:
     changed: dict = field(default_factory=dict)
 
 
-def _all_events(store: EventStore, tenant, aggregate_type, aggregate_id) -> list[StoredEvent]:
+def _all_events(store: EventStore, tenant, aggregate_type, aggregate_id, upto=None) -> list[StoredEvent]:
     events, after = [], 0
+    before = upto + 1 if upto is not None else None
     while True:
-        page = store.read_aggregate(tenant, aggregate_type, aggregate_id, after=after, limit=_PAGE)
+        page = store.read_aggregate(tenant, aggregate_type, aggregate_id, after=after, limit=_PAGE, before=before)
         events.extend(page)
         if len(page) < _PAGE:
             return events
@@ -55,9 +56,9 @@ def _chain_holds(events: list[StoredEvent]) -> bool:
     return walker.ok
 
 
-def _visible_events(store, reader: Reader, tenant, aggregate_type, aggregate_id, action="replay_state"):
-    """All of the aggregate's events, and those the reader may fold."""
-    events = _all_events(store, tenant, aggregate_type, aggregate_id)
+def _visible_events(store, reader: Reader, tenant, aggregate_type, aggregate_id, action="replay_state", upto=None):
+    """The aggregate's events (up to sequence ``upto``), and those the reader may fold."""
+    events = _all_events(store, tenant, aggregate_type, aggregate_id, upto)
     visible = [e for e in events if reader.may_read(action, e)]
     return events, visible
 
@@ -84,8 +85,10 @@ def state_at(
         fast = _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence)
         if fast is not None:
             return fast
-    events, visible = _visible_events(store, reader, tenant, aggregate_type, aggregate_id)
-    if not visible:
+    # A state after a sequence needs nothing later; a moment may need every event.
+    events, visible = _visible_events(store, reader, tenant, aggregate_type, aggregate_id, upto=sequence)
+    if not visible and (sequence is None or not _visible_events(store, reader, tenant, aggregate_type,
+                                                                aggregate_id)[1]):
         return None
     verified = _chain_holds(events)
     records = [(e, reader_view(reader, e)) for e in visible]

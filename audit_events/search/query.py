@@ -3,7 +3,7 @@
 import base64
 import ipaddress
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -50,6 +50,16 @@ class SearchQuery(BaseModel):
             return str(ipaddress.ip_network(value, strict=False))
         except ValueError:
             raise ValueError("must be an IP address or a CIDR block such as 10.0.0.0/8") from None
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _in_utc(cls, value):
+        if value is None:
+            return None
+        try:  # year 1 at +14:00 has no UTC instant; the index compares in UTC
+            return value.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("is outside the range of dates") from None
 
     @field_validator("to")
     @classmethod

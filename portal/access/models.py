@@ -159,3 +159,27 @@ class BreakGlassGrant(models.Model):
         if self.status == self.ACTIVE and self.expires_at and self.expires_at <= timezone.now():
             return "expired"
         return self.status
+
+
+class RecordAccess(models.Model):
+    """One access-audit event about one record: "who viewed this record", by exact key.
+
+    Derived from the ``_portal`` tenant by ``AccessLogProjection``; dropped and
+    rebuilt with the other projections.
+    """
+
+    position = models.BigIntegerField(unique=True)  # the access-audit event's place in the log
+    event_id = models.CharField(max_length=36)
+    tenant = models.CharField(max_length=64)
+    aggregate_type = models.CharField(max_length=64)
+    aggregate_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=100)  # the access-audit event type (TimelineViewed…)
+    actor_id = models.CharField(max_length=200)
+    recorded_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "aggregate_type", "aggregate_id", "-position"],
+                                name="access_record_key")]
+
+    def __str__(self):
+        return f"{self.actor_id} {self.kind} {self.tenant}/{self.aggregate_type}/{self.aggregate_id}"

@@ -7,6 +7,7 @@ import orjson
 from django.contrib import admin
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils.encoding import escape_uri_path
 from django.utils.http import urlencode
 
 from audit_events.store import StoredEvent
@@ -60,8 +61,8 @@ def url_with(request, drop=("cursor",), **changes) -> str:
             params.pop(name, None)
         else:
             params[name] = value
-    query = params.urlencode()
-    return f"{request.path}?{query}" if query else request.path
+    query, here = params.urlencode(), escape_uri_path(request.path)
+    return f"{here}?{query}" if query else here
 
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -81,6 +82,12 @@ def utc_times(params: dict, names=("from", "to")) -> dict:
 
 
 def parse_instant(text: str) -> datetime:
-    """An RFC 3339 instant; one without an offset is read as UTC. ``ValueError`` if unreadable."""
+    """An RFC 3339 instant in UTC; one without an offset is read as UTC.
+
+    ``ValueError`` if unreadable or outside what UTC can express (year 1 at +14:00).
+    """
     value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("out of range") from None

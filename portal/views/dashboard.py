@@ -1,9 +1,9 @@
 """The dashboard (the admin's index): activity over the past 30 days, top event types
-and actors, projection lag and chain verification per tenant, all within the reader's scope."""
+and actors, chain verification and indexing lag per tenant, all within the reader's scope."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
-from django.utils import timezone
+from django.utils import timezone as django_timezone
 
 from audit_events.search import SearchQuery
 from audit_events.selectors import latest_verification, projection_lag, search_events
@@ -19,19 +19,20 @@ DASHBOARD_DAYS = 30
 def dashboard_context(request) -> dict:
     reader = portal_reader(request)
     tenant = current_tenant(request)
-    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    now = django_timezone.now()
+    today = now.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     since = today - timedelta(days=DASHBOARD_DAYS - 1)
-    query = SearchQuery(from_=since, tenant=tenant, limit=1)
+    query = SearchQuery(from_=since, to=today + timedelta(days=1), tenant=tenant, limit=1)
     _, result = search_events(reader=reader, query=query, audit_kind="DashboardViewed")
-    tenants = sorted({f["value"] for f in result.facets.get("tenant", [])} | set(reader.subject.tenants))
-    if tenant:
-        tenants = [tenant]
-    lag = projection_lag(tenants=tenants)
+    # Tenants the reader has events in, by the search's access filter, not by attributes alone.
+    tenants = [tenant] if tenant else sorted(f["value"] for f in result.facets.get("tenant", []))
+    lag = projection_lag(reader=reader)
     return {
         "dashboard": {
             "since": since,
             "tenant": tenant,
             "result": result,
+            "per_day": _per_day(result.histogram, since, DASHBOARD_DAYS),
             "event_types": result.facets.get("event_type", []),
             "actors": result.facets.get("actor_id", []),
             "tenants": [
@@ -42,3 +43,13 @@ def dashboard_context(request) -> dict:
             "lag_capped": lag["capped"],
         }
     }
+
+
+def _per_day(histogram: dict, since: datetime, days: int) -> list[dict]:
+    """One bucket per day of the period, quiet days included."""
+    counts = {}
+    for bucket in histogram.get("buckets", []):
+        day = datetime.fromisoformat(bucket["start"].replace("Z", "+00:00")).astimezone(timezone.utc).date()
+        counts[day] = counts.get(day, 0) + bucket["count"]
+    return [{"start": (since + timedelta(days=n)).isoformat().replace("+00:00", "Z"),
+             "count": counts.get((since + timedelta(days=n)).date(), 0)} for n in range(days)]

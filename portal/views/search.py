@@ -78,9 +78,9 @@ def _filters(request, params, result, fixed):
             values.insert(0, chosen)
         choices = [{"label": "All", "url": url_with(request, **{name: "" if name == "tenant" else None}),
                     "selected": not chosen, "count": None}]
+        # Counts only where the index counted them (first pages); no guessed zeros.
         choices += [{"label": value, "url": url_with(request, **{name: value}), "selected": value == chosen,
-                     "count": counted.get(value, 0 if (chosen or not counted) else None)}
-                    for value in values]
+                     "count": counted.get(value)} for value in values]
         filters.append({"name": name, "heading": heading, "choices": choices})
     return filters
 

@@ -6,11 +6,13 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
+from audit_events.masking import MASK
 from audit_events.replay import ReplayedState, diff_states, reduce_event, state_at
+from audit_events.schema import SAFE_INTEGER, resolve_pointer
 from audit_events.schemas import upcast_record
-from audit_events.search import SearchQuery
-from audit_events.selectors import aggregate_events_for, latest_verification, search_events
+from audit_events.selectors import aggregate_events_for, last_visible_sequence, latest_verification
 from audit_events.store import get_event_store
+from portal.access.access_log import record_views
 from portal.access.audit import PORTAL_TENANT
 from portal.access.engine import decide
 
@@ -24,6 +26,7 @@ WHO_VIEWED_LIMIT = 20
 
 def timeline_view(request, tenant, aggregate_type, aggregate_id):
     key = (tenant, aggregate_type, aggregate_id)
+    target = {"tenant": tenant, "aggregate_type": aggregate_type, "aggregate_id": aggregate_id}
     reader = portal_reader(request)
     store = get_event_store()
     errors = []
@@ -33,18 +36,26 @@ def timeline_view(request, tenant, aggregate_type, aggregate_id):
     if found is None:  # outside the reader's scope reads exactly like no such aggregate
         raise Http404("No aggregate you may view has this id.")
     events, next_after = found
-    head = store.heads(tenant=tenant, aggregate=(aggregate_type, aggregate_id)).get(key, (0, None))[0]
+    # Only what the reader may see: the last visible event, not the stored head.
+    last = last_visible_sequence(reader=reader, tenant=tenant, aggregate_type=aggregate_type,
+                                 aggregate_id=aggregate_id)
 
-    choice = _state_choice(request, errors, head)
-    state = state_at(store, reader, *key, **choice)
-    reader.audit("StateReplayed", target=dict(zip(("tenant", "aggregate_type", "aggregate_id"), key)),
-                 details={"sequence": choice.get("sequence"), "time": choice["time"], "via_page": "timeline",
-                          "at": choice["at"].isoformat() if choice.get("at") else None})
+    choice = _state_choice(request, errors, last)
+    state = state_at(store, reader, *key, sequence=choice["sequence"], at=choice["at"], time=choice["time"])
+    entries = _entries(store, reader, key, events, after) if state is not None else None
+    if state is None:  # may view the timeline but not replay it
+        reader.audit("ReadRefused", target=target, details={"action": "replay_state"})
+    else:
+        reader.audit("StateReplayed", target=target,
+                     details={"sequence": choice["sequence"], "time": choice["time"], "page": "timeline",
+                              "at": choice["at"].isoformat() if choice["at"] else None})
+    last_page = max(last - 1, 0) // TIMELINE_PAGE * TIMELINE_PAGE
     context = {
-        "key": {"tenant": tenant, "aggregate_type": aggregate_type, "aggregate_id": aggregate_id},
-        "entries": _entries(store, reader, key, events, after),
+        "key": target,
+        "entries": entries if entries is not None else [{"row": event_row(visible_record(reader, e)),
+                                                        "sequence": e.sequence, "diff": None} for e in events],
         "errors": errors,
-        "head": head,
+        "last": last,
         "state": state,
         "choice": choice,
         "state_api": reverse("api-v1:aggregate_state", args=key),
@@ -53,13 +64,14 @@ def timeline_view(request, tenant, aggregate_type, aggregate_id):
         "prev_url": timeline_url(*key, after=max(after - TIMELINE_PAGE, 0)) if after > 0 else None,
         "next_url": timeline_url(*key, after=next_after) if next_after is not None else None,
         "first_url": timeline_url(*key) if after > 0 else None,
-        "last_url": timeline_url(*key, after=max(head - 1, 0) // TIMELINE_PAGE * TIMELINE_PAGE)
-        if next_after is not None else None,
-        "page_from": after + 1,
+        "last_url": timeline_url(*key, after=last_page) if next_after is not None and last_page > after else None,
+        "after": after,
+        "page_from": events[0].sequence if events else after + 1,
         "page_to": events[-1].sequence if events else after,
-        "who_viewed": _who_viewed(reader, key),
+        "who_viewed": _who_viewed(request, key),
     }
-    crumbs = [("Search events", reverse("admin:audit_search")), (f"{tenant}", None),
+    crumbs = [("Search events", reverse("admin:audit_search")),
+              (tenant, reverse("admin:audit_search") + f"?tenant={tenant}"),
               (f"{aggregate_type} {aggregate_id}", None)]
     return page(request, "admin/portal/timeline.html", title=f"{aggregate_type} {aggregate_id}",
                 crumbs=crumbs, **context)
@@ -68,34 +80,35 @@ def timeline_view(request, tenant, aggregate_type, aggregate_id):
 def _whole_number(text, name, errors) -> int:
     if text in (None, ""):
         return 0
-    if not text.isascii() or not text.isdigit() or len(text) > 18:
-        errors.append({"field": name, "message": "must be a whole number of 0 or more"})
+    if not text.isascii() or not text.isdigit() or int(text) > SAFE_INTEGER:
+        errors.append({"field": name, "message": f"must be a whole number from 0 to {SAFE_INTEGER}"})
         return 0
     return int(text)
 
 
-def _state_choice(request, errors, head) -> dict:
+def _state_choice(request, errors, last) -> dict:
     """The moment the state panel shows: ``sequence``, or ``at`` on a ``time`` line, or now."""
-    time = request.GET.get("time") or "occurred"
-    if time not in ("occurred", "recorded"):
+    choice = {"sequence": None, "at": None, "time": request.GET.get("time") or "occurred"}
+    if choice["time"] not in ("occurred", "recorded"):
         errors.append({"field": "time", "message": "must be occurred (business time) or recorded"})
-        time = "occurred"
-    at_text = request.GET.get("at") or ""
-    if at_text:
+        choice["time"] = "occurred"
+    at_text, sequence_text = request.GET.get("at") or "", request.GET.get("sequence") or ""
+    if at_text and sequence_text:
+        errors.append({"field": "sequence", "message": "give sequence or at, not both (showing the latest state)"})
+    elif at_text:
         try:
-            return {"sequence": None, "at": parse_instant(at_text), "time": time}
+            choice["at"] = parse_instant(at_text)
         except ValueError:
             errors.append({"field": "at", "message": "must be a date and time such as 2026-01-31T14:00"})
-    if request.GET.get("sequence"):
-        sequence = _whole_number(request.GET["sequence"], "sequence", errors)
-        return {"sequence": min(sequence, head), "at": None, "time": time}
-    return {"sequence": None, "at": None, "time": time}
+    elif sequence_text:
+        choice["sequence"] = min(_whole_number(sequence_text, "sequence", errors), last)
+    return choice
 
 
 def _entries(store, reader, key, events, after) -> list[dict]:
     """Each event of the page with the change it made to the state the reader may see."""
-    if after > 0:
-        before = state_at(store, reader, *key, sequence=after)
+    if after > 0 and events:
+        before = state_at(store, reader, *key, sequence=events[0].sequence - 1)
         current = ReplayedState(before.state, before.deleted) if before else ReplayedState()
     else:
         current = ReplayedState()
@@ -106,36 +119,46 @@ def _entries(store, reader, key, events, after) -> list[dict]:
         if reader.may_read("replay_state", event):
             # As replay folds it: masked where required, in the newest payload shape.
             folded = reduce_event(current, upcast_record({k: v for k, v in visible.items() if k != "hash"}))
-            diff = _diff_rows(current, folded)
+            diff = _diff_rows(current, folded, _masked_pointers(visible))
             current = folded
-        entries.append({"row": event_row(visible), "sequence": event.sequence,
-                        "diff": diff, "deleted": current.deleted})
+        entries.append({"row": event_row(visible), "sequence": event.sequence, "diff": diff})
     return entries
 
 
-def _diff_rows(old: ReplayedState, new: ReplayedState) -> list[dict]:
+def _masked_pointers(visible: dict) -> list[str]:
+    """The personal-data fields this event set, when the reader sees them masked."""
+    pointers = []
+    for pointer in visible.get("pii") or []:
+        try:
+            if resolve_pointer(visible.get("payload") or {}, pointer) == MASK:
+                pointers.append(pointer)
+        except KeyError:
+            continue
+    return pointers
+
+
+def _diff_rows(old: ReplayedState, new: ReplayedState, masked: list[str]) -> list[dict]:
     diff = diff_states(old.state, new.state)
     rows = [{"pointer": p, "kind": "added", "old": None, "new": v} for p, v in diff.added.items()]
     rows += [{"pointer": p, "kind": "removed", "old": v, "new": None} for p, v in diff.removed.items()]
     rows += [{"pointer": p, "kind": "changed", "old": v["old"], "new": v["new"]} for p, v in diff.changed.items()]
+    # Masked before and after compares equal; the event still set the field, so say so.
+    shown = {row["pointer"] for row in rows}
+    rows += [{"pointer": p, "kind": "set (masked)", "old": None, "new": MASK} for p in masked if p not in shown]
     if new.deleted and not old.deleted:
         rows.append({"pointer": "", "kind": "deleted", "old": None, "new": None})
     return sorted(rows, key=lambda r: r["pointer"])
 
 
-def _who_viewed(reader, key) -> dict | None:
-    """The access-audit events about this aggregate, for people who may read the access audit."""
+def _who_viewed(request, key) -> dict | None:
+    """The access-audit events about this record, for people who may read the access audit."""
+    reader = portal_reader(request)  # its own audit event, flagged on its own reads
     probe = {"tenant": PORTAL_TENANT, "aggregate_type": "User", "aggregate_id": "user:probe",
              "event_type": "TimelineViewed", "classification": "confidential",
              "actor_id": "user:probe", "actor_type": "user"}
     if not decide(reader.subject, "search", probe, now=timezone.now()).allowed:
         return None
     tenant, aggregate_type, aggregate_id = key
-    query = SearchQuery(tenant=PORTAL_TENANT, q=aggregate_id, limit=100)
-    events, _ = search_events(reader=reader, query=query, audit_kind="AccessAuditViewed")
-    views = []
-    for event in events:
-        target = (event.record.get("payload") or {}).get("target") or {}
-        if (target.get("tenant"), target.get("aggregate_type"), target.get("aggregate_id")) == key:
-            views.append(event_row(visible_record(reader, event)))
-    return {"views": views[:WHO_VIEWED_LIMIT], "more": len(views) > WHO_VIEWED_LIMIT}
+    events, more = record_views(reader=reader, tenant=tenant, aggregate_type=aggregate_type,
+                                aggregate_id=aggregate_id, limit=WHO_VIEWED_LIMIT)
+    return {"views": [event_row(visible_record(reader, e)) for e in events], "more": more}

@@ -28,7 +28,7 @@ class Command(BaseCommand):
         report = verify_store(get_event_store(), tenant=tenant, aggregate=target)
         elapsed = time.perf_counter() - started
         if target is None:
-            record_verification(report)
+            record_verification(report, tenant=tenant)
         if report.ok:
             self.stdout.write(
                 f"verified {report.events} events in {report.aggregates} aggregates"
@@ -44,13 +44,20 @@ class Command(BaseCommand):
         sys.exit(1)
 
 
-def record_verification(report) -> None:
-    """One ``ChainVerification`` per tenant read: the dashboard's verification status."""
+def record_verification(report, *, tenant=None) -> None:
+    """One ``ChainVerification`` per tenant checked: the dashboard's verification status.
+
+    A tenant verified before that now has neither events nor heads is recorded
+    as broken: an emptied tenant must not keep its old green badge.
+    """
+    checked = dict(report.tenant_events)
+    earlier = [tenant] if tenant else ChainVerification.objects.values_list("tenant", flat=True).distinct()
+    vanished = [name for name in earlier if name not in checked]
     ChainVerification.objects.bulk_create(
-        ChainVerification(
-            tenant=tenant, events=count,
-            breaks=[str(b) for b in report.breaks if b.aggregate[0] == tenant][:20],
-            ok=not any(b.aggregate[0] == tenant for b in report.breaks),
-        )
-        for tenant, count in sorted(report.tenant_events.items())
+        [ChainVerification(
+            tenant=name, events=count, ok=not any(b.aggregate[0] == name for b in report.breaks),
+            breaks=[str(b) for b in report.breaks if b.aggregate[0] == name][:20],
+        ) for name, count in sorted(checked.items())]
+        + [ChainVerification(tenant=name, events=0, ok=False, breaks=["no events and no heads found"])
+           for name in vanished]
     )

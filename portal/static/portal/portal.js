@@ -106,14 +106,15 @@
           }
           var state = answer.body;
           meta.classList.remove("portal-error");
-          meta.textContent = "After event #" + state.sequence + (state.as_of ? ", as of " : "") + (state.deleted ? " — deleted" : "") + ".";
+          meta.replaceChildren(document.createTextNode("After event #" + state.sequence));
           if (state.as_of) {
             var t = document.createElement("time");
             t.className = "portal-time"; t.setAttribute("datetime", state.as_of); t.title = state.as_of + " (UTC)";
             t.textContent = state.as_of;
-            meta.insertBefore(t, meta.childNodes[1] || null);
+            meta.append(", as of ", t);
             localTimes(meta);
           }
+          meta.append((state.deleted ? " — deleted" : "") + ".");
           holder.replaceChildren(tree(state.state));
           slider.value = state.sequence;
           output.textContent = "#" + state.sequence + " of " + slider.max;
@@ -131,7 +132,7 @@
     slider.addEventListener("input", function () {
       output.textContent = "#" + slider.value + " of " + slider.max;
       clearTimeout(timer);
-      timer = setTimeout(function () { show({sequence: slider.value}, {sequence: slider.value}); }, 120);
+      timer = setTimeout(function () { show({sequence: slider.value}, {sequence: slider.value}); }, 250);
     });
     momentForm.addEventListener("submit", function (event) {
       event.preventDefault();
