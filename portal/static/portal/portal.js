@@ -106,12 +106,17 @@
           }
           var state = answer.body;
           meta.classList.remove("portal-error");
-          meta.replaceChildren(document.createTextNode("After event #" + state.sequence));
+          // The same markup as the server's: #state-sequence, #state-asof, a <time> titled in UTC.
+          var strong = document.createElement("strong");
+          strong.id = "state-sequence"; strong.textContent = "#" + state.sequence;
+          meta.replaceChildren("After event ", strong);
           if (state.as_of) {
-            var t = document.createElement("time");
-            t.className = "portal-time"; t.setAttribute("datetime", state.as_of); t.title = state.as_of + " (UTC)";
-            t.textContent = state.as_of;
-            meta.append(", as of ", t);
+            var t = document.createElement("time"), span = document.createElement("span"),
+              utc = new Date(state.as_of).toISOString().slice(0, 19).replace("T", " ") + " UTC";
+            t.className = "portal-time"; t.setAttribute("datetime", state.as_of); t.title = utc;
+            t.textContent = utc;
+            span.id = "state-asof"; span.appendChild(t);
+            meta.append(", as of ", span);
             localTimes(meta);
           }
           meta.append((state.deleted ? " — deleted" : "") + ".");
