@@ -5,8 +5,9 @@ from django.db import migrations, models
 
 def drop_snapshots(apps, schema_editor):
     """Older snapshots lack the masked fold (and their digests no longer match): rebuild them."""
-    apps.get_model("audit_events", "AggregateSnapshot").objects.all().delete()
-    apps.get_model("audit_events", "ProjectionCheckpoint").objects.filter(name="snapshots").delete()
+    alias = schema_editor.connection.alias
+    apps.get_model("audit_events", "AggregateSnapshot").objects.using(alias).all().delete()
+    apps.get_model("audit_events", "ProjectionCheckpoint").objects.using(alias).filter(name="snapshots").delete()
 
 
 class Migration(migrations.Migration):
