@@ -81,6 +81,14 @@ def state_at(
     belongs; recorded time folds what the log held at ``at``. Personal data is
     masked before folding for readers who may not see it.
     """
+    if at is not None and time == "recorded":
+        # The log held a prefix of the chain at any moment: find it, then replay by sequence.
+        upto = _recorded_by(store, (tenant, aggregate_type, aggregate_id), at)
+        result = state_at(store, reader, tenant, aggregate_type, aggregate_id, sequence=upto)
+        if result is not None and result.last_event_id:
+            last = store.get(result.last_event_id)
+            result.as_of = last.record.get("recorded_at") if last else result.as_of
+        return result
     if at is None:
         fast = _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence)
         if fast is not None:
@@ -177,6 +185,21 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
                        record.get("event_id"), verified, verified_from=snapshot.sequence + 1)
 
 
+def _recorded_by(store, key, at: datetime) -> int:
+    """The last sequence recorded by ``at`` (appends to an aggregate are serialised, so
+    recorded times rise with the sequence): a binary search of one-row reads."""
+    head = store.heads(tenant=key[0], aggregate=key[1:]).get(key)
+    low, high = 0, head[0] if head else 0
+    while low < high:
+        middle = (low + high + 1) // 2
+        found = store.read_aggregate(*key, after=middle - 1, limit=1)
+        if found and _instant(found[0].record["recorded_at"]) <= at:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
 def _masking_for(store, reader: Reader, key, target: int) -> bool | None:
     """Which fold of a snapshot serves this reader up to ``target``: the stored one
     (``False``), the masked one (``True``), or neither (``None``).
@@ -189,11 +212,11 @@ def _masking_for(store, reader: Reader, key, target: int) -> bool | None:
     def any_event(where) -> bool:
         return bool(store.read_aggregate(*key, limit=1, before=target + 1, where=where))
 
-    if any_event(~reader.filter_for("replay_state")):
-        return None
-    personal = reader.pii_filter_for("replay_state")
-    if not any_event(~personal):
+    visible, personal = reader.filter_for("replay_state"), reader.pii_filter_for("replay_state")
+    if not any_event(~(visible & personal)):  # the usual case first: one query
         return False
+    if any_event(~visible):
+        return None
     if not any_event(personal):
         return True
     return None

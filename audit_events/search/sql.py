@@ -67,6 +67,9 @@ class SQLSearchIndex(SearchIndex):
             # A quoted FTS5 string restricted to one column; words hold no quotes.
             match = f'{column} : "{word}"'
             return Q(RawSQL(sql, [match], output_field=BooleanField()))
+        if column == "{text pii_text}":  # each column's GIN index, OR-ed by a bitmap
+            return Q(RawSQL("(text_tsv @@ plainto_tsquery('simple', %s) OR pii_tsv @@ plainto_tsquery('simple', %s))",
+                            [word, word], output_field=BooleanField()))
         tsv = {"text": "text_tsv", "pii_text": "pii_tsv"}[column]
         return Q(RawSQL(f"{tsv} @@ plainto_tsquery('simple', %s)", [word], output_field=BooleanField()))
 
@@ -76,8 +79,11 @@ class SQLSearchIndex(SearchIndex):
             words = [w.lower() for w in _WORD.findall(query.q)][:MAX_TERMS]
             pii_scope = reader.pii_filter_for("search")
             for word in words:
-                # Personal data matches only where the reader may see it.
-                docs = docs.filter(self._term("text", word) | (self._term("pii_text", word) & pii_scope))
+                # Personal data matches only where the reader may see it. The
+                # match over both columns comes first, on its own: an OR around
+                # it would keep the database from starting at the full-text index.
+                docs = docs.filter(self._term("{text pii_text}", word)).filter(
+                    self._term("text", word) | pii_scope)
         exact = {
             "tenant": query.tenant, "aggregate_type": query.aggregate_type,
             "aggregate_id": query.aggregate_id, "event_type": query.event_type,
@@ -97,6 +103,8 @@ class SQLSearchIndex(SearchIndex):
 
     def search(self, query: SearchQuery, *, reader: Reader) -> SearchResult:
         docs, time_field = self._matching(query, reader)
+        if query.cursor is None and query.sort == "newest":
+            return self._first_page(docs, query, time_field)
         # Totals, facets and histogram come with the first page; later pages are a keyset read.
         total = docs.values("position")[: TOTAL_LIMIT + 1].count() if query.cursor is None else None
         page = docs
@@ -120,6 +128,23 @@ class SQLSearchIndex(SearchIndex):
             facets_basis=basis,
         )
 
+    def _first_page(self, docs, query: SearchQuery, time_field: str) -> SearchResult:
+        """The usual first page (newest first) in one read: the newest ``TOTAL_LIMIT + 1``
+        matches give the total, the facets, the histogram and the page itself."""
+        rows = list(docs.order_by("-position").values_list("position", "event_id", *FACETS, time_field)
+                    [: TOTAL_LIMIT + 1])
+        facets, histogram, basis = self._summarise([row[2:] for row in rows], query, time_field)
+        page = rows[: query.limit]
+        return SearchResult(
+            event_ids=[str(row[1]) for row in page],
+            total=min(len(rows), TOTAL_LIMIT),
+            total_is_exact=len(rows) <= TOTAL_LIMIT,
+            next_cursor=encode_cursor(page[-1][0], sort=query.sort) if len(rows) > query.limit else None,
+            facets=facets,
+            histogram=histogram,
+            facets_basis=basis,
+        )
+
     def _summary(self, docs, query: SearchQuery, time_field: str) -> tuple[dict, dict, int | None]:
         """Facets and histogram from the newest ``TOTAL_LIMIT`` matches, counted here.
 
@@ -129,6 +154,10 @@ class SQLSearchIndex(SearchIndex):
         """
         columns = list(FACETS) + [time_field]
         rows = list(docs.order_by("-position").values_list(*columns)[: TOTAL_LIMIT + 1])
+        return self._summarise(rows, query, time_field)
+
+    def _summarise(self, rows, query: SearchQuery, time_field: str) -> tuple[dict, dict, int | None]:
+        """Facets and histogram from rows of (*FACETS, time), newest first."""
         basis = TOTAL_LIMIT if len(rows) > TOTAL_LIMIT else None
         rows = rows[:TOTAL_LIMIT]
         facets = {}

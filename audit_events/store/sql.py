@@ -403,9 +403,12 @@ class SQLEventStore(EventStore):
         self, *, tenant: str | None = None, aggregate: tuple[str, str] | None = None
     ) -> dict[tuple[str, str, str], tuple[int, str]]:
         rows = AggregateHead.objects.using(self.using)
-        if tenant is not None:
+        if tenant is not None and aggregate is not None:
+            # One aggregate: its unique key, not a walk of the tenant's heads.
+            rows = rows.filter(stream_key=stream_key(tenant, *aggregate))
+        elif tenant is not None:
             rows = rows.filter(tenant=tenant)
-        if aggregate is not None:
+        elif aggregate is not None:
             rows = rows.filter(aggregate_type=aggregate[0], aggregate_id=aggregate[1])
         return {
             (t, at, ai): (sequence, digest)

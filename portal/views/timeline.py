@@ -36,12 +36,15 @@ def timeline_view(request, tenant, aggregate_type, aggregate_id):
     if found is None:  # outside the reader's scope reads exactly like no such aggregate
         raise Http404("No aggregate you may view has this id.")
     events, next_after = found
-    # Only what the reader may see: the last visible event, not the stored head.
-    last = last_visible_sequence(reader=reader, tenant=tenant, aggregate_type=aggregate_type,
-                                 aggregate_id=aggregate_id)
-
-    choice = _state_choice(request, errors, last)
+    choice = _state_choice(request, errors)
     state = state_at(store, reader, *key, sequence=choice["sequence"], at=choice["at"], time=choice["time"])
+    # Only what the reader may see: the last visible event, not the stored head. The
+    # latest state already says which that is.
+    if state is not None and choice["sequence"] is None and choice["at"] is None:
+        last = state.sequence
+    else:
+        last = last_visible_sequence(reader=reader, tenant=tenant, aggregate_type=aggregate_type,
+                                     aggregate_id=aggregate_id)
     entries = _entries(store, reader, key, events, after) if state is not None else None
     if state is None:  # may view the timeline but not replay it
         reader.audit("ReadRefused", target=target, details={"action": "replay_state"})
@@ -86,7 +89,7 @@ def _whole_number(text, name, errors) -> int:
     return int(text)
 
 
-def _state_choice(request, errors, last) -> dict:
+def _state_choice(request, errors) -> dict:
     """The moment the state panel shows: ``sequence``, or ``at`` on a ``time`` line, or now."""
     choice = {"sequence": None, "at": None, "time": request.GET.get("time") or "occurred"}
     if choice["time"] not in ("occurred", "recorded"):
@@ -101,7 +104,7 @@ def _state_choice(request, errors, last) -> dict:
         except ValueError:
             errors.append({"field": "at", "message": "must be a date and time such as 2026-01-31T14:00"})
     elif sequence_text:
-        choice["sequence"] = min(_whole_number(sequence_text, "sequence", errors), last)
+        choice["sequence"] = _whole_number(sequence_text, "sequence", errors)
     return choice
 
 

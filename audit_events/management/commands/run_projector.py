@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from audit_events.projections import configured_projections
-from audit_events.projector import catch_up, run_forever
+from audit_events.projector import catch_up, refresh_planner_statistics, run_forever
 from audit_events.projector import rebuild as rebuild_projection
 
 
@@ -33,6 +33,7 @@ class Command(BaseCommand):
             handled = catch_up()
             for name, count in handled.items():
                 self.stdout.write(f"{name}: {count} events")
+            refresh_planner_statistics()
             return
         stopping = []
         for signum in (signal.SIGINT, signal.SIGTERM):
