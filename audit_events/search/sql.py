@@ -2,12 +2,14 @@
 
 import ipaddress
 import re
+import uuid
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
 from django.db import connections, transaction
-from django.db.models import BooleanField, Q
+from django.db.models import BooleanField, CharField, Q
+from django.db.models.functions import Cast
 from django.db.models.expressions import RawSQL
 
 from ..models import SearchDocument
@@ -131,12 +133,13 @@ class SQLSearchIndex(SearchIndex):
     def _first_page(self, docs, query: SearchQuery, time_field: str) -> SearchResult:
         """The usual first page (newest first) in one read: the newest ``TOTAL_LIMIT + 1``
         matches give the total, the facets, the histogram and the page itself."""
-        rows = list(docs.order_by("-position").values_list("position", "event_id", *FACETS, time_field)
-                    [: TOTAL_LIMIT + 1])
+        # Both as text: converting 10,001 UUIDs and datetimes costs more than the query.
+        rows = list(docs.order_by("-position").annotate(_id=_as_text("event_id"), _time=_as_text(time_field))
+                    .values_list("position", "_id", *FACETS, "_time")[: TOTAL_LIMIT + 1])
         facets, histogram, basis = self._summarise([row[2:] for row in rows], query, time_field)
         page = rows[: query.limit]
         return SearchResult(
-            event_ids=[str(row[1]) for row in page],
+            event_ids=[str(uuid.UUID(row[1])) for row in page],
             total=min(len(rows), TOTAL_LIMIT),
             total_is_exact=len(rows) <= TOTAL_LIMIT,
             next_cursor=encode_cursor(page[-1][0], sort=query.sort) if len(rows) > query.limit else None,
@@ -152,8 +155,8 @@ class SQLSearchIndex(SearchIndex):
         large result the counts describe its newest 10,000 events, and the
         third value says so (``None`` when they cover every match).
         """
-        columns = list(FACETS) + [time_field]
-        rows = list(docs.order_by("-position").values_list(*columns)[: TOTAL_LIMIT + 1])
+        rows = list(docs.order_by("-position").annotate(_time=_as_text(time_field))
+                    .values_list(*FACETS, "_time")[: TOTAL_LIMIT + 1])
         return self._summarise(rows, query, time_field)
 
     def _summarise(self, rows, query: SearchQuery, time_field: str) -> tuple[dict, dict, int | None]:
@@ -165,13 +168,18 @@ class SQLSearchIndex(SearchIndex):
             counts = Counter(row[index] for row in rows)
             ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:10]
             facets[name] = [{"value": value, "count": count} for value, count in ranked]
+        # Times come as the database's UTC text: counting by its hour or day prefix
+        # spares parsing 10,000 datetimes; only the buckets are parsed.
         times = [row[-1] for row in rows]
-        start = query.from_ or (min(times) if times else None)
-        end = query.to or (max(times) if times else None)
+        start = query.from_ or (_parse(min(times)) if times else None)
+        end = query.to or (_parse(max(times)) if times else None)
         if start is None or end is None:
             return facets, {"interval": None, "field": time_field, "buckets": []}, basis
         interval = histogram_interval(start, end)
-        buckets = Counter(_truncate(t, interval) for t in times)
+        prefixes = Counter(t[:13] if interval == "hour" else t[:10] for t in times)
+        buckets = Counter()
+        for prefix, count in prefixes.items():
+            buckets[_truncate(_parse(prefix), interval)] += count
         histogram = {
             "interval": interval,
             "field": time_field,
@@ -199,6 +207,18 @@ def _range(network) -> tuple[str, str]:
     else:
         low, high = network.network_address, network.broadcast_address
     return f"{int(low):032x}", f"{int(high):032x}"
+
+
+def _as_text(field: str):
+    """A column as the database's own text (datetimes: UTC ``YYYY-MM-DD HH:MM:SS…``)."""
+    return Cast(field, output_field=CharField())
+
+
+def _parse(text: str) -> datetime:
+    """The start of the database's UTC text ``YYYY-MM-DD[ HH[:MM[:SS…]]]`` as an aware datetime."""
+    text = text.replace("T", " ")[:19]
+    text += "0000-01-01 00:00:00"[len(text):]
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc)
 
 
 def _iso(value: datetime) -> str:
