@@ -1,0 +1,189 @@
+"""The evidence bundle: a ZIP of the rows, the stored events behind them, and a verifier.
+
+A ZIP takes one entry at a time, so the rows stream straight into
+``report.csv`` while the events wait in two temporary files, copied into the
+ZIP at ``close``; memory stays bounded whatever the row count, except for
+the set that keeps each event once.
+
+An event is kept once by its stored hash, which binds its tenant, aggregate
+and sequence: 32 bytes per distinct event in a set, about 100 MB for a
+million (rows may name their events in any order, so only a set will do).
+Two different events claiming one position, which a consistent store never
+yields, would both be kept, and ``verify.py`` would report the repeat.
+"""
+
+import hashlib
+import io
+import json
+import tempfile
+import textwrap
+import zipfile
+from importlib import resources
+
+from .base import ReportWriter, utc_iso
+from .csvfile import CsvWriter
+from .verify_bundle import EVENTS, HASHES, MANIFEST, REPORT
+
+__all__ = ["BundleWriter", "HASHING_RULE"]
+
+VERIFIER = "verify.py"
+README = "README.txt"
+CHUNK = 1 << 20
+
+HASHING_RULE = (
+    "Each event's hash is sha256(bytes.fromhex(prev_hash) + record).hexdigest(), where record is the "
+    "event's line in events.jsonl as UTF-8 bytes without its newline: the stored record (the event "
+    "without its hash) in RFC 8785 canonical JSON, exactly the bytes that were hashed when it was "
+    "stored. prev_hash is the hash of the previous event of the same aggregate (tenant, "
+    "aggregate_type, aggregate_id), or 64 zeros for sequence 1. A masked event's line has its "
+    'personal data replaced by {"masked": true}, so it no longer hashes to its stored hash: it is '
+    "checked by linkage only."
+)
+
+
+class _HashingStream(io.BufferedIOBase):
+    """Passes writes on to ``stream`` and keeps their SHA-256."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.sha256 = hashlib.sha256()
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.sha256.update(data)
+        return self.stream.write(data)
+
+
+class BundleWriter(ReportWriter):
+    extension = "zip"
+    content_type = "application/zip"
+
+    def __init__(self, fileobj, meta):
+        super().__init__(fileobj, meta)
+        self._zip = zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED)
+        self._files: dict[str, str] = {}  # name -> SHA-256, for the manifest
+        self._report = _HashingStream(self._open(REPORT))
+        self._csv = CsvWriter(self._report, meta)
+        self._events = tempfile.TemporaryFile()
+        self._hashes = tempfile.TemporaryFile()
+        self._seen: set[bytes] = set()
+        self._masked = 0
+
+    def write_row(self, row, evidence=None):
+        self._csv.write_row(row)
+        if evidence is None:
+            return
+        key = bytes.fromhex(evidence.hash)
+        if key in self._seen:
+            return
+        if "\n" in evidence.record_text:  # JSON text never holds a raw newline: this is no record
+            raise ValueError(f"the record of {evidence.aggregate_id} #{evidence.sequence} spans lines")
+        self._seen.add(key)
+        self._masked += evidence.masked
+        self._events.write(evidence.record_text.encode("utf-8") + b"\n")
+        position = {
+            "tenant": evidence.tenant,
+            "aggregate_type": evidence.aggregate_type,
+            "aggregate_id": evidence.aggregate_id,
+            "sequence": evidence.sequence,
+            "prev_hash": evidence.prev_hash,
+            "hash": evidence.hash,
+            "masked": evidence.masked,
+        }
+        self._hashes.write(_json_line(position))
+
+    def close(self, *, row_count):
+        self._csv.close(row_count=row_count)
+        self._report.stream.close()  # ends the report.csv entry
+        self._files[REPORT] = self._report.sha256.hexdigest()
+        for name, spool in ((EVENTS, self._events), (HASHES, self._hashes)):
+            self._copy(name, spool)
+            spool.close()
+        self._write(VERIFIER, resources.files(__package__).joinpath("verify_bundle.py").read_bytes())
+        self._write(README, self._readme(row_count).encode("utf-8"))
+        manifest = json.dumps(self._manifest(row_count), ensure_ascii=False, indent=2)
+        self._write(MANIFEST, manifest.encode("utf-8"))
+        self._zip.close()  # writes the directory; leaves fileobj open
+
+    def _open(self, name):
+        """A new entry, dated at the report's generation, readable by all once unzipped."""
+        info = zipfile.ZipInfo(name, date_time=self.meta.generated_at.timetuple()[:6])
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        # Entries above 2 GiB need ZIP64, and a streamed entry's size is not known up front.
+        return self._zip.open(info, "w", force_zip64=True)
+
+    def _copy(self, name, spool):
+        spool.seek(0)
+        digest = hashlib.sha256()
+        with self._open(name) as entry:
+            for chunk in iter(lambda: spool.read(CHUNK), b""):
+                digest.update(chunk)
+                entry.write(chunk)
+        self._files[name] = digest.hexdigest()
+
+    def _write(self, name, data: bytes):
+        with self._open(name) as entry:
+            entry.write(data)
+        if name != MANIFEST:
+            self._files[name] = hashlib.sha256(data).hexdigest()
+
+    def _manifest(self, row_count):
+        meta = self.meta
+        return {
+            "report": {
+                "type": meta.type_id,
+                "title": meta.title,
+                "params": meta.params,
+                "requester": meta.requester,
+                "generated_at": utc_iso(meta.generated_at),
+                "scope": meta.scope,
+                "row_count": row_count,
+                "columns": meta.columns,
+            },
+            "counts": {"events": len(self._seen), "masked": self._masked},
+            "hashing": HASHING_RULE,
+            "files": dict(sorted(self._files.items())),
+        }
+
+    def _readme(self, row_count):
+        meta = self.meta
+        return f"""Evidence bundle: {meta.title}
+
+Report type {meta.type_id}, generated {utc_iso(meta.generated_at)} for {meta.requester}.
+Scope of access: {meta.scope}
+
+WHAT IS HERE
+  report.csv     the report's {row_count:,} rows (UTF-8 CSV, as the CSV export)
+  events.jsonl   the {len(self._seen):,} stored events behind those rows, one per line,
+                 {self._masked:,} of them with personal data masked
+  hashes.jsonl   for each line of events.jsonl, in the same order: its tenant, aggregate,
+                 sequence, prev_hash, stored hash and whether it is masked
+  verify.py      a verifier: Python 3.8 or newer, standard library only, works offline
+  manifest.json  what the report is, and the SHA-256 of every other file
+  README.txt     this file
+
+HOW TO VERIFY
+  python verify.py BUNDLE.zip     (the bundle as downloaded)
+  python verify.py DIRECTORY      (the bundle unzipped)
+
+It checks every file against manifest.json, recomputes the hash of every
+unmasked event from its exact bytes, and checks that consecutive events of an
+aggregate link up. It prints a summary and exits 0, or prints each problem
+(file, line, what is wrong) and exits 1.
+
+HOW EVENTS ARE HASHED
+{textwrap.fill(HASHING_RULE, width=76)}
+
+WHAT IT PROVES
+The bundle is intact and its events are the ones their hashes were computed
+over. That those hashes are the audit trail's own, anyone with access can
+confirm against the portal: its read API returns every event's stored hash,
+and "python manage.py verify_chain" re-verifies the stored chains.
+"""
+
+
+def _json_line(value) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
