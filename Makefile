@@ -17,13 +17,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Migrate, create the demo admin and data on first run, start the projector
-# beside the web server, and stop the projector when the server stops.
+# Migrate, create the demo admin and data on first run, start the projector and
+# the report worker (schedules, expiry) beside the web server, and stop them
+# when the server stops.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_demo --events $(DEMO_EVENTS) --port $(PORT)
-	@trap 'kill $$projector 2>/dev/null' EXIT INT TERM; \
+	@trap 'kill $$projector $$reports 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py run_projector & projector=$$!; \
+	$(PY) manage.py run_report_worker & reports=$$!; \
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 # The whole suite; a throwaway PostgreSQL server is started when one is installed.

@@ -22,7 +22,7 @@ class PortalAdminSite(TOTPAdminSiteMixin, admin.AdminSite):
     index_template = "admin/portal/dashboard.html"
 
     def get_urls(self):
-        from .views import activity, events, search, tenancy, timeline
+        from .views import activity, events, reports, search, tenancy, timeline
 
         audit = [
             path("audit/search/", self.admin_view(search.search_view), name="audit_search"),
@@ -36,6 +36,10 @@ class PortalAdminSite(TOTPAdminSiteMixin, admin.AdminSite):
             path("audit/actors/<path:actor_id>/", self.admin_view(activity.actor_view), name="audit_actor"),
             path("audit/traces/<str:trace_id>/", self.admin_view(activity.trace_view), name="audit_trace"),
             path("audit/tenant/", self.admin_view(tenancy.switch_tenant_view), name="audit_switch_tenant"),
+            path("audit/reports/", self.admin_view(reports.reports_view), name="audit_reports"),
+            path("audit/reports/<str:report_id>/", self.admin_view(reports.report_view), name="audit_report"),
+            path("audit/reports/<str:report_id>/download/", self.admin_view(reports.report_download_view),
+                 name="audit_report_download"),
         ]
         return audit + super().get_urls()
 
@@ -72,5 +76,5 @@ def _audit_section() -> dict:
         "app_label": "audit",
         "app_url": reverse("admin:audit_search"),
         "has_module_perms": True,
-        "models": [entry("Search events", "audit_search")],
+        "models": [entry("Search events", "audit_search"), entry("Reports", "audit_reports")],
     }

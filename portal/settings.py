@@ -150,6 +150,7 @@ INSTALLED_APPS = [
     "ninja",
     "audit_events",
     "portal.access",
+    "reports",
     "portal.apps.PortalConfig",
 ]
 
@@ -271,3 +272,48 @@ PORTAL_REQUIRE_TOTP = _flag("PORTAL_REQUIRE_TOTP", PRODUCTION)
 OTP_TOTP_ISSUER = "Compliance portal"
 # TOTP secrets are shown once, by enrol_totp, never again in the admin.
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# -- reports ----------------------------------------------------------------
+# Files go through Django's storage API: the filesystem under var/ by default;
+# S3 (private, KMS-encrypted, presigned downloads for 5 minutes) when
+# REPORTS_S3_BUCKET is set.
+
+REPORT_RUNNER = os.environ.get("REPORT_RUNNER", "thread")  # thread | worker
+REPORT_RETENTION_DAYS = _positive_int("REPORT_RETENTION_DAYS", 30)
+_reports_bucket = os.environ.get("REPORTS_S3_BUCKET", "")
+if _reports_bucket:
+    _object_parameters = {"ServerSideEncryption": "aws:kms"}
+    if os.environ.get("REPORTS_KMS_KEY_ID"):
+        _object_parameters["SSEKMSKeyId"] = os.environ["REPORTS_KMS_KEY_ID"]
+    _reports_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _reports_bucket,
+            "location": "reports",
+            "default_acl": None,  # the bucket's own (private) policy
+            "object_parameters": _object_parameters,
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+            "endpoint_url": os.environ.get("AWS_ENDPOINT_URL_S3") or None,
+        },
+    }
+else:
+    _reports_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "reports"), "directory_permissions_mode": 0o700,
+                    "file_permissions_mode": 0o600},
+    }
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "reports": _reports_storage,
+}
+
+# E-mail (scheduled reports, break-glass notices): SMTP when EMAIL_HOST is set,
+# otherwise printed on the console.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "compliance-portal@localhost")

@@ -29,3 +29,7 @@ POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL")
 if POSTGRES_URL:
     DATABASES["postgres"] = database_config(POSTGRES_URL)
     DATABASES["postgres"]["CONN_MAX_AGE"] = 0
+
+# Reports wait for the worker (tests run it): a thread would not see the
+# test's uncommitted transaction. The thread runner is covered by the browser tests.
+REPORT_RUNNER = "worker"

@@ -52,9 +52,9 @@ def demo_access_document(passwords: dict[str, str]) -> dict:
             "description": "Exports reports over their tenants and reviews the access audit.",
             "policies": [
                 {"effect": "allow", "actions": ["export_report"], "conditions": within_scope},
-                {"effect": "allow", "actions": READS, "conditions": [
+                {"effect": "allow", "actions": READS + ["export_report"], "conditions": [
                     {"attr": "tenant", "op": "eq", "value": "_portal"}],
-                 "description": "who looked at what"},
+                 "description": "who looked at what, and reports of it"},
             ],
         },
         {

@@ -148,9 +148,39 @@
     });
   }
 
+  // The report form shows the parameters the chosen report takes.
+  function reportForm() {
+    var select = document.getElementById("report-type");
+    if (!select) { return; }
+    function sync() {
+      var accepts = select.options[select.selectedIndex].dataset.accepts.split(" ");
+      document.querySelectorAll(".portal-param").forEach(function (row) {
+        var on = accepts.indexOf(row.dataset.param) >= 0;
+        row.hidden = !on;
+        row.querySelectorAll("input").forEach(function (input) { input.disabled = !on; });
+      });
+    }
+    select.addEventListener("change", sync);
+    sync();
+    var form = document.getElementById("report-form");
+    form.querySelectorAll("input[type=datetime-local]").forEach(function (input) {
+      if (input.value && /Z$|[+-]\d\d:\d\d$/.test(input.value)) { input.value = toLocalInput(input.value); }
+    });
+    form.addEventListener("submit", function () {  // local date inputs travel as UTC
+      form.querySelectorAll("input[type=datetime-local]").forEach(function (input) {
+        if (!input.value || input.disabled) { return; }
+        var hidden = document.createElement("input");
+        hidden.type = "hidden"; hidden.name = input.name; hidden.value = toUtc(input.value);
+        input.removeAttribute("name");
+        form.appendChild(hidden);
+      });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
     localInputs(document);
     timeControl();
+    reportForm();
   });
 }());

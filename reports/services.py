@@ -1,0 +1,200 @@
+"""Requesting, generating, expiring and scheduling reports (the writes)."""
+
+import calendar
+import logging
+import tempfile
+from datetime import datetime, timedelta, timezone as dt_timezone
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.files import File
+from django.core.files.storage import storages
+from django.core.mail import send_mail
+from django.db import transaction
+from django.utils import timezone
+
+from portal.access.audit import record_access
+from portal.access.engine import compile_policies
+
+from .formats import writer_for
+from .formats.base import ReportMeta
+from .models import ReportJob, ReportSchedule
+from .readers import ExportReader
+from .runners import get_report_runner
+from .types import ParamsError, ReportError, report_type
+
+__all__ = ["ParamsError", "report_expire", "report_generate", "report_request", "schedules_run_due"]
+
+log = logging.getLogger(__name__)
+
+#: progress is written every this many rows (one UPDATE), not per row
+PROGRESS_EVERY = 5000
+
+
+def reports_storage():
+    """Django's storage for report files (``STORAGES["reports"]``: the filesystem, or S3)."""
+    return storages["reports"]
+
+
+def may_export(user) -> bool:
+    """Whether any policy of the person allows ``export_report`` (rows are then judged one by one)."""
+    subject = ExportReader(user).subject
+    return any(p.effect == "allow" and not p.break_glass
+               for p in compile_policies(subject, "export_report", now=timezone.now()))
+
+
+def report_request(*, requested_by, type: str, format: str, params: dict, schedule=None,
+                   request=None) -> ReportJob:
+    """Validate and queue a report; ``ParamsError`` names each bad field, nothing is stored then."""
+    kind = report_type(type)
+    errors = []
+    try:
+        writer_for(format)
+    except ValueError as exc:
+        errors.append({"field": "format", "message": str(exc)})
+    try:
+        clean = kind.validate(params)
+    except ParamsError as exc:
+        errors += exc.errors
+    if errors:
+        raise ParamsError(errors)
+    if not may_export(requested_by):
+        raise PermissionDenied("Your access does not include exporting reports (export_report).")
+    stored = clean.model_dump(mode="json", by_alias=True, exclude_none=True)
+    job = ReportJob.objects.create(requested_by=requested_by, type=kind.id, format=format, params=stored,
+                                   schedule=schedule)
+    record_access("ReportRequested", user=requested_by, request=request, target={"report": str(job.id)},
+                  details={"type": kind.id, "format": format, "params": stored,
+                           "schedule": schedule.pk if schedule else None},
+                  pii=["/details/params"])
+    transaction.on_commit(lambda: get_report_runner().submit(str(job.id)))
+    return job
+
+
+def report_generate(*, job_id) -> ReportJob | None:
+    """Generate a queued job (claimed atomically: two workers never make the same report)."""
+    now = timezone.now()
+    if not ReportJob.objects.filter(pk=job_id, status=ReportJob.QUEUED).update(
+            status=ReportJob.RUNNING, started_at=now):
+        return None
+    job = ReportJob.objects.select_related("requested_by", "schedule").get(pk=job_id)
+    try:
+        _generate(job)
+    except ReportError as exc:
+        _fail(job, str(exc))
+    except Exception:
+        log.exception("report %s failed", job.pk)
+        _fail(job, "The report could not be generated (an internal error, logged for the operators).")
+    if job.schedule_id:
+        _notify(job)
+    return job
+
+
+def _generate(job: ReportJob) -> None:
+    kind = report_type(job.type)
+    params = kind.validate(job.params)
+    reader = ExportReader(job.requested_by)
+    writer_class = writer_for(job.format)
+    meta = ReportMeta(type_id=kind.id, title=kind.title(params), params=job.params,
+                      requester=f"user:{job.requested_by.get_username()}", generated_at=timezone.now(),
+                      scope=reader.scope(), columns=list(kind.columns))
+    expected = kind.estimate(params, reader)
+    rows = 0
+    with tempfile.TemporaryFile() as spool:
+        writer = writer_class(spool, meta)
+        for row, event in kind.rows(params, reader):
+            writer.write_row(row, reader.evidence(event) if event is not None else None)
+            rows += 1
+            if rows % PROGRESS_EVERY == 0:
+                progress = min(99, rows * 100 // expected) if expected else 0
+                ReportJob.objects.filter(pk=job.pk).update(rows=rows, progress=progress)
+        writer.close(row_count=rows)
+        size = spool.tell()
+        spool.seek(0)
+        name = reports_storage().save(f"{job.pk}.{writer_class.extension}", File(spool))
+    finished = timezone.now()
+    job.status, job.rows, job.size, job.file_name, job.progress = ReportJob.DONE, rows, size, name, 100
+    job.scope, job.finished_at = meta.scope, finished
+    job.expires_at = finished + timedelta(days=settings.REPORT_RETENTION_DAYS)
+    job.save()
+    reader.audit("ReportGenerated", target={"report": str(job.pk)},
+                 details={"type": job.type, "format": job.format, "rows": rows, "bytes": size})
+
+
+def _fail(job: ReportJob, message: str) -> None:
+    job.status, job.error, job.finished_at = ReportJob.FAILED, message, timezone.now()
+    job.save(update_fields=["status", "error", "finished_at"])
+
+
+def _notify(job: ReportJob) -> None:
+    user = job.requested_by
+    if not user.email:
+        return
+    outcome = "is ready" if job.status == ReportJob.DONE else f"failed: {job.error}"
+    send_mail(f"[compliance portal] Scheduled report {job.schedule.name} {outcome}",
+              f"Your scheduled report ({job.type}, {job.format}) {outcome}.\n"
+              f"Find it under Reports in the portal (report {job.pk}).\n",
+              None, [user.email], fail_silently=True)
+
+
+def report_expire(*, now: datetime | None = None) -> int:
+    """Delete the files of reports past their retention; the jobs stay, marked expired."""
+    now = now or timezone.now()
+    storage, expired = reports_storage(), 0
+    for job in ReportJob.objects.filter(status=ReportJob.DONE, expires_at__lt=now):
+        if job.file_name:
+            storage.delete(job.file_name)
+        job.status, job.file_name = ReportJob.EXPIRED, ""
+        job.save(update_fields=["status", "file_name"])
+        expired += 1
+    return expired
+
+
+def schedules_run_due(*, now: datetime | None = None) -> list[ReportJob]:
+    """Request the report of every schedule that is due, for the period just ended."""
+    now = now or timezone.now()
+    jobs = []
+    for schedule in ReportSchedule.objects.filter(active=True, next_run_at__lte=now).select_related("owner"):
+        start, end = _period(schedule.every, schedule.next_run_at)
+        params = dict(schedule.params)
+        if _takes_period(schedule.type):
+            params.setdefault("from", start.isoformat())
+            params.setdefault("to", end.isoformat())
+        try:
+            jobs.append(report_request(requested_by=schedule.owner, type=schedule.type, format=schedule.format,
+                                       params=params, schedule=schedule))
+        except (ParamsError, PermissionDenied) as exc:
+            log.error("schedule %s (%s) could not request its report: %s", schedule.pk, schedule.name, exc)
+        schedule.last_run_at, schedule.next_run_at = now, _advance(schedule.every, schedule.next_run_at, now)
+        schedule.save(update_fields=["last_run_at", "next_run_at"])
+    return jobs
+
+
+def _takes_period(type_id: str) -> bool:
+    return "from_" in report_type(type_id).Params.model_fields
+
+
+def _period(every: str, due: datetime) -> tuple[datetime, datetime]:
+    """The period that ended at the due time's day, week or month boundary (UTC)."""
+    day = due.astimezone(dt_timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    if every == ReportSchedule.DAILY:
+        return day - timedelta(days=1), day
+    if every == ReportSchedule.WEEKLY:
+        week = day - timedelta(days=day.weekday())
+        return week - timedelta(days=7), week
+    month = day.replace(day=1)
+    previous = (month - timedelta(days=1)).replace(day=1)
+    return previous, month
+
+
+def _advance(every: str, due: datetime, now: datetime) -> datetime:
+    """The next due time after ``now`` (missed runs are not replayed one by one)."""
+    while due <= now:
+        if every == ReportSchedule.DAILY:
+            due += timedelta(days=1)
+        elif every == ReportSchedule.WEEKLY:
+            due += timedelta(days=7)
+        else:
+            days = calendar.monthrange(due.year, due.month)[1]
+            due += timedelta(days=days)
+    return due

@@ -1,0 +1,95 @@
+"""The report-type port: parameters, columns, and the rows a reader may see."""
+
+from abc import ABC, abstractmethod
+from datetime import timezone
+from typing import ClassVar, Iterator
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from audit_events.store import StoredEvent
+
+__all__ = ["ParamsError", "Period", "ReportError", "ReportParams", "ReportType", "Row", "params_errors"]
+
+#: a row, and the stored event it shows (for the evidence bundle), if any
+Row = tuple[dict, StoredEvent | None]
+
+
+class ReportError(Exception):
+    """A report that cannot be made as asked; the message is for its requester."""
+
+
+class ParamsError(ValueError):
+    """Bad parameters: ``errors`` holds ``{"field": "params.<name>", "message"}`` items."""
+
+    def __init__(self, errors: list[dict]):
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+        self.errors = errors
+
+
+class ReportParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Period(ReportParams):
+    """An optional ``from`` (inclusive) and ``to`` (exclusive), with offsets."""
+
+    from_: AwareDatetime | None = Field(None, alias="from")
+    to: AwareDatetime | None = None
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _utc(cls, value):
+        try:
+            return value.astimezone(timezone.utc) if value is not None else None
+        except OverflowError:
+            raise ValueError("is outside the range of dates") from None
+
+    @field_validator("to")
+    @classmethod
+    def _after_from(cls, value, info):
+        start = info.data.get("from_")
+        if value is not None and start is not None and value <= start:
+            raise ValueError("must be later than 'from'")
+        return value
+
+    def contains(self, instant) -> bool:
+        return (self.from_ is None or instant >= self.from_) and (self.to is None or instant < self.to)
+
+
+def params_errors(exc: ValidationError) -> list[dict]:
+    """Pydantic's errors as ``{"field": "params.<name>", "message"}``."""
+    return [
+        {"field": ".".join(["params", *(str(p) for p in e["loc"])]).replace("from_", "from"),
+         "message": e["msg"].removeprefix("Value error, ")}
+        for e in exc.errors(include_url=False)
+    ]
+
+
+class ReportType(ABC):
+    """One kind of report. Rows come as a stream: nothing holds them all."""
+
+    id: ClassVar[str]
+    label: ClassVar[str]
+    Params: ClassVar[type[ReportParams]]
+    columns: ClassVar[list[str]]
+
+    def validate(self, params: dict) -> ReportParams:
+        """The parameters, checked; ``ParamsError`` naming each bad one."""
+        if not isinstance(params, dict):
+            raise ParamsError([{"field": "params", "message": "must be an object"}])
+        try:
+            return self.Params.model_validate(params)
+        except ValidationError as exc:
+            raise ParamsError(params_errors(exc)) from None
+
+    @abstractmethod
+    def title(self, params) -> str:
+        """A line naming the report and what it covers."""
+
+    @abstractmethod
+    def rows(self, params, reader) -> Iterator[Row]:
+        """The rows, in order, each with the event it shows (or ``None``)."""
+
+    def estimate(self, params, reader) -> int | None:
+        """How many rows to expect, when cheap to know (for progress)."""
+        return None

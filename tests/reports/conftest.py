@@ -1,0 +1,34 @@
+"""People who may export reports, and a worker pass that generates queued reports."""
+
+import pytest
+from django.core.management import call_command
+
+from audit_events.projector import catch_up
+from tests.conftest import AUDITOR_POLICIES
+
+EXPORTER_POLICIES = [{**AUDITOR_POLICIES[0], "actions": AUDITOR_POLICIES[0]["actions"] + ["export_report"]}]
+
+
+@pytest.fixture
+def exporter(make_person, client):
+    """A staff person of tenant acme who may read and export; signed in."""
+
+    def make(username="officer", **attributes):
+        attributes.setdefault("tenants", ["acme"])
+        attributes.setdefault("policies", EXPORTER_POLICIES)
+        user = make_person(username, **attributes)
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+        client.force_login(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
+def run_worker():
+    def run():
+        catch_up()
+        call_command("run_report_worker", once=True, stdout=open("/dev/null", "w"))
+
+    return run
