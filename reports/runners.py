@@ -2,7 +2,8 @@
 
 - ``thread`` (the embedded default): a background thread of the web process
   starts each job once the request's transaction has committed;
-- ``worker``: jobs wait in the table for ``manage.py run_report_worker``.
+- ``worker``: jobs wait in the table for ``manage.py run_report_worker``;
+- ``zappa`` (AWS): Zappa's asynchronous task invocation (``reports.tasks``).
 """
 
 import logging
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 ADAPTERS = {
     "thread": "reports.runners.ThreadRunner",
     "worker": "reports.runners.WorkerRunner",
+    "zappa": "reports.runners.ZappaRunner",
 }
 
 
@@ -50,6 +52,13 @@ class ThreadRunner(ReportRunner):
 class WorkerRunner(ReportRunner):
     def submit(self, job_id: str) -> None:
         pass  # run_report_worker claims queued jobs, oldest first
+
+
+class ZappaRunner(ReportRunner):
+    def submit(self, job_id: str) -> None:
+        from .tasks import generate_report
+
+        generate_report(job_id)
 
 
 @lru_cache(maxsize=None)

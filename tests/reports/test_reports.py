@@ -251,3 +251,29 @@ def test_the_portal_page_requests_and_lists_reports(client, exporter, run_worker
     assert download.status_code == 200 and download["Content-Disposition"].startswith("attachment")
     bad = client.post("/admin/audit/reports/", {"type": "entity_history", "format": "csv", "tenant": "acme"})
     assert bad.status_code == 200 and "params.aggregate_id" in bad.content.decode()
+
+
+def test_the_zappa_runner_generates_through_zappas_task(client, exporter, history, settings,
+                                                         django_capture_on_commit_callbacks):
+    """Outside Lambda, Zappa's @task runs in-line: the same path a Lambda invocation takes."""
+    from reports.runners import get_report_runner
+
+    settings.REPORT_RUNNER = "zappa"
+    get_report_runner.cache_clear()
+    try:
+        exporter()
+        with django_capture_on_commit_callbacks(execute=True):
+            answer = request(client, "integrity")
+        assert client.get(f"/api/v1/reports/{answer.json()['id']}").json()["status"] == "done"
+    finally:
+        get_report_runner.cache_clear()
+
+
+def test_the_scheduled_event_handler_requests_due_reports(exporter, history):
+    from reports.tasks import run_due_schedules
+
+    owner = exporter()
+    ReportSchedule.objects.create(name="daily", owner=owner, type="integrity", format="csv", every="daily",
+                                  next_run_at=timezone.now() - timedelta(minutes=1))
+    answer = run_due_schedules({"source": "aws.events"}, None)
+    assert len(answer["requested"]) == 1 and answer["expired"] == 0
