@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def child(args) -> None:
-    setup_django(Path(args.workdir), LOG_LEVEL="WARNING", REPORT_RUNNER="worker")
+    setup_django(Path(args.workdir), REPORT_RUNNER="worker")
     from django.contrib.auth import get_user_model
 
     from reports.models import ReportJob
