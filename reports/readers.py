@@ -28,6 +28,10 @@ class ExportReader(Reader):
     def subject(self):
         return self.inner.subject
 
+    @property
+    def holds_break_glass(self) -> bool:
+        return self.inner.holds_break_glass
+
     def may_read(self, action: str, event: StoredEvent) -> bool:
         return self.inner.may_read(EXPORT, event) and self.inner.may_read(action, event)
 

@@ -99,11 +99,11 @@ def _generate(job: ReportJob) -> None:
                       requester=f"user:{job.requested_by.get_username()}", generated_at=timezone.now(),
                       scope=reader.scope(), columns=list(kind.columns))
     expected = kind.estimate(params, reader)
-    rows = 0
+    rows, evidence = 0, writer_class.wants_evidence
     with tempfile.TemporaryFile() as spool:
         writer = writer_class(spool, meta)
         for row, event in kind.rows(params, reader):
-            writer.write_row(row, reader.evidence(event) if event is not None else None)
+            writer.write_row(row, reader.evidence(event) if evidence and event is not None else None)
             rows += 1
             if rows % PROGRESS_EVERY == 0:
                 progress = min(99, rows * 100 // expected) if expected else 0

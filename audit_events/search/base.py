@@ -2,7 +2,7 @@
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from ..readers import Reader
 from ..store import StoredEvent
@@ -54,3 +54,17 @@ class SearchIndex(ABC):
     @abstractmethod
     def search(self, query: SearchQuery, *, reader: Reader) -> SearchResult:
         """The page of ``query`` that ``reader`` may see, with totals, facets and histogram."""
+
+    def iter_event_ids(self, query: SearchQuery, *, reader: Reader, batch: int = 200) -> Iterator[list[str]]:
+        """Every match's event id, oldest first, in batches: what an export reads.
+
+        Pages through ``search``; an adapter may read bigger pages directly.
+        """
+        query = query.model_copy(update={"sort": "oldest", "limit": min(batch, 200), "cursor": None})
+        while True:
+            result = self.search(query, reader=reader)
+            if result.event_ids:
+                yield result.event_ids
+            if not result.next_cursor:
+                return
+            query = query.model_copy(update={"cursor": result.next_cursor})

@@ -5,6 +5,8 @@ from typing import Iterator, Sequence
 
 import orjson
 from django.db import connections, transaction
+from django.db.models import CharField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..hashing import GENESIS_HASH, event_hash
@@ -320,9 +322,12 @@ class SQLEventStore(EventStore):
                 continue
         by_id = {}
         for chunk in _chunks(keys):
-            for row in self._rows().filter(event_id__in=chunk).values_list("event_id", *_EVENT_COLUMNS):
-                by_id[str(row[0])] = _stored(row[1:])
-        return [by_id[str(k)] for k in keys if str(k) in by_id]
+            # The id as the database's text (hex, or dashed on PostgreSQL): no UUID per row.
+            rows = (self._rows().filter(event_id__in=chunk).annotate(_id=Cast("event_id", CharField()))
+                    .values_list("_id", *_EVENT_COLUMNS))
+            for row in rows:
+                by_id[row[0].replace("-", "")] = _stored(row[1:])
+        return [found for found in (by_id.get(k.hex) for k in keys) if found is not None]
 
     def read_aggregate(
         self,

@@ -46,6 +46,8 @@ class ReportWriter(ABC):
 
     extension: str  # "csv", "xlsx", "pdf", "zip"
     content_type: str
+    #: whether ``write_row`` uses ``evidence`` (only the bundle: others are spared building it)
+    wants_evidence: bool = False
 
     def __init__(self, fileobj: BinaryIO, meta: ReportMeta):
         self.fileobj = fileobj

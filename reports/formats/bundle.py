@@ -57,6 +57,7 @@ class _HashingStream(io.BufferedIOBase):
 
 
 class BundleWriter(ReportWriter):
+    wants_evidence = True
     extension = "zip"
     content_type = "application/zip"
 

@@ -8,14 +8,16 @@ advice, which spreadsheets show as text. Numbers stay numbers, and so does
 text that is exactly a plain decimal number (``-12.5``): no formula starts so.
 """
 
-import json
 import re
+
+import orjson
 
 __all__ = ["FORMULA_TRIGGERS", "safe_text"]
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\0")
 
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+_TRIGGER_CHARS = frozenset(FORMULA_TRIGGERS)
 
 
 def safe_text(value) -> str | int | float:
@@ -24,16 +26,19 @@ def safe_text(value) -> str | int | float:
     ``None`` is empty text, booleans ``true``/``false``, dicts and lists compact
     JSON with sorted keys.
     """
-    if value is None:
+    kind = type(value)
+    if kind is str:  # the common case first: exports write millions of cells
+        text = value
+    elif value is None:
         return ""
-    if isinstance(value, bool):
+    elif kind is bool:
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    elif kind is int or kind is float:
         return value
-    if isinstance(value, (dict, list)):
-        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    elif isinstance(value, (dict, list)):
+        text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
     else:
         text = str(value)
-    if text.startswith(FORMULA_TRIGGERS) and not _PLAIN_NUMBER.fullmatch(text):
+    if text and text[0] in _TRIGGER_CHARS and not _PLAIN_NUMBER.fullmatch(text):
         return "'" + text
     return text
