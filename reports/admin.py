@@ -5,6 +5,7 @@ import json
 from django import forms
 from django.contrib import admin
 
+from portal.access.admin import AuditedAdminMixin
 from portal.access.selectors import may_manage_access
 
 from .formats import FORMATS
@@ -22,7 +23,9 @@ class ReportScheduleForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
-        if data.get("type") and isinstance(data.get("params"), dict):
+        if "params" in data and not isinstance(data["params"], dict):
+            self.add_error("params", 'Give an object, e.g. {"tenant": "acme-bank"}.')
+        elif data.get("type"):
             try:
                 report_type(data["type"]).validate(data["params"])
             except ParamsError as exc:
@@ -31,8 +34,9 @@ class ReportScheduleForm(forms.ModelForm):
 
 
 @admin.register(ReportSchedule)
-class ReportScheduleAdmin(admin.ModelAdmin):
-    """Recurring reports: they run as their owner, so only access administrators set them up."""
+class ReportScheduleAdmin(AuditedAdminMixin, admin.ModelAdmin):
+    """Recurring reports run as their owner: only access administrators set them up,
+    and every change is in the access audit (``AccessChanged``)."""
 
     form = ReportScheduleForm
     list_display = ["name", "owner", "type", "format", "every", "next_run_at", "last_run_at", "active"]

@@ -82,7 +82,8 @@ def read_report(request, report_id: str):
 
 
 @router.get("/reports/{report_id}/download", auth=PERSON_AUTH,
-            response={200: None, 302: None, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 410: ErrorOut},
+            response={200: None, 302: None, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut,
+                      410: ErrorOut},
             summary="Download a finished report (or be redirected to a 5-minute link)")
 def download_report(request, report_id: str):
     job = report_of(request.auth, report_id)

@@ -1,6 +1,7 @@
 """Requesting, generating, expiring and scheduling reports (the writes)."""
 
 import calendar
+import hashlib
 import logging
 import tempfile
 from datetime import datetime, timedelta, timezone as dt_timezone
@@ -36,6 +37,16 @@ def reports_storage():
     return storages["reports"]
 
 
+def report_target(job: ReportJob) -> dict:
+    """The access audit's target of a report: the report, and the record when it is about one,
+    so that exporting a record shows under "who viewed this record"."""
+    target = {"report": str(job.pk)}
+    keys = ("tenant", "aggregate_type", "aggregate_id")
+    if all(job.params.get(k) for k in keys):
+        target.update({k: job.params[k] for k in keys})
+    return target
+
+
 def may_export(user) -> bool:
     """Whether any policy of the person allows ``export_report`` (rows are then judged one by one)."""
     subject = ExportReader(user).subject
@@ -63,7 +74,7 @@ def report_request(*, requested_by, type: str, format: str, params: dict, schedu
     stored = clean.model_dump(mode="json", by_alias=True, exclude_none=True)
     job = ReportJob.objects.create(requested_by=requested_by, type=kind.id, format=format, params=stored,
                                    schedule=schedule)
-    record_access("ReportRequested", user=requested_by, request=request, target={"report": str(job.id)},
+    record_access("ReportRequested", user=requested_by, request=request, target=report_target(job),
                   details={"type": kind.id, "format": format, "params": stored,
                            "schedule": schedule.pk if schedule else None},
                   pii=["/details/params"])
@@ -110,6 +121,9 @@ def _generate(job: ReportJob) -> None:
                 ReportJob.objects.filter(pk=job.pk).update(rows=rows, progress=progress)
         writer.close(row_count=rows)
         size = spool.tell()
+        # The file's digest goes into the hash-chained access audit: it anchors the download.
+        spool.seek(0)
+        digest = hashlib.file_digest(spool, "sha256").hexdigest()
         spool.seek(0)
         name = reports_storage().save(f"{job.pk}.{writer_class.extension}", File(spool))
     finished = timezone.now()
@@ -117,8 +131,9 @@ def _generate(job: ReportJob) -> None:
     job.scope, job.finished_at = meta.scope, finished
     job.expires_at = finished + timedelta(days=settings.REPORT_RETENTION_DAYS)
     job.save()
-    reader.audit("ReportGenerated", target={"report": str(job.pk)},
-                 details={"type": job.type, "format": job.format, "rows": rows, "bytes": size})
+    reader.audit("ReportGenerated", target=report_target(job),
+                 details={"type": job.type, "format": job.format, "rows": rows, "bytes": size,
+                          "sha256": digest})
 
 
 def _fail(job: ReportJob, message: str) -> None:
@@ -151,22 +166,29 @@ def report_expire(*, now: datetime | None = None) -> int:
 
 
 def schedules_run_due(*, now: datetime | None = None) -> list[ReportJob]:
-    """Request the report of every schedule that is due, for the period just ended."""
+    """Request the report of every schedule that is due, for the period just ended.
+
+    Each schedule is claimed by moving its next run (two runners never request
+    it twice), and one that cannot request its report is logged and skipped:
+    it never stops the others.
+    """
     now = now or timezone.now()
     jobs = []
     for schedule in ReportSchedule.objects.filter(active=True, next_run_at__lte=now).select_related("owner"):
-        start, end = _period(schedule.every, schedule.next_run_at)
-        params = dict(schedule.params)
-        if _takes_period(schedule.type):
-            params.setdefault("from", start.isoformat())
-            params.setdefault("to", end.isoformat())
+        due = schedule.next_run_at
+        if not ReportSchedule.objects.filter(pk=schedule.pk, next_run_at=due).update(
+                next_run_at=_advance(schedule.every, due, now), last_run_at=now):
+            continue  # another runner took it
         try:
+            params = dict(schedule.params)
+            if _takes_period(schedule.type):
+                start, end = _period(schedule.every, due)
+                params.setdefault("from", start.isoformat())
+                params.setdefault("to", end.isoformat())
             jobs.append(report_request(requested_by=schedule.owner, type=schedule.type, format=schedule.format,
                                        params=params, schedule=schedule))
-        except (ParamsError, PermissionDenied) as exc:
+        except (ParamsError, PermissionDenied, TypeError, ValueError) as exc:
             log.error("schedule %s (%s) could not request its report: %s", schedule.pk, schedule.name, exc)
-        schedule.last_run_at, schedule.next_run_at = now, _advance(schedule.every, schedule.next_run_at, now)
-        schedule.save(update_fields=["last_run_at", "next_run_at"])
     return jobs
 
 
@@ -188,13 +210,19 @@ def _period(every: str, due: datetime) -> tuple[datetime, datetime]:
 
 
 def _advance(every: str, due: datetime, now: datetime) -> datetime:
-    """The next due time after ``now`` (missed runs are not replayed one by one)."""
-    while due <= now:
+    """The next due time after ``now``, on the same day of the month for monthly
+    schedules (clamped to short months); missed runs are not replayed one by one."""
+    step = 0
+    while True:
+        step += 1
         if every == ReportSchedule.DAILY:
-            due += timedelta(days=1)
+            candidate = due + timedelta(days=step)
         elif every == ReportSchedule.WEEKLY:
-            due += timedelta(days=7)
+            candidate = due + timedelta(days=7 * step)
         else:
-            days = calendar.monthrange(due.year, due.month)[1]
-            due += timedelta(days=days)
-    return due
+            month = due.month - 1 + step
+            year, month = due.year + month // 12, month % 12 + 1
+            candidate = due.replace(year=year, month=month,
+                                    day=min(due.day, calendar.monthrange(year, month)[1]))
+        if candidate > now:
+            return candidate

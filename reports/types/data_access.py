@@ -42,11 +42,9 @@ class DataAccess(ReportType):
             rows = rows.filter(recorded_at__lt=params.to)
         return rows.order_by("position")
 
-    def estimate(self, params, reader):
-        return self._rows(params).count()
-
     def rows(self, params, reader):
         store, after = get_event_store(), 0
+        may_view: dict[tuple, bool] = {}  # per record read: may the requester see that record?
         while True:
             batch = list(self._rows(params).filter(position__gt=after).values_list("position", "event_id")[:_BATCH])
             if not batch:
@@ -57,6 +55,12 @@ class DataAccess(ReportType):
                 record = visible(reader, event)
                 payload, actor = record.get("payload") or {}, record.get("actor") or {}
                 target, details = payload.get("target") or {}, payload.get("details") or {}
+                key = (target.get("tenant"), target.get("aggregate_type"), target.get("aggregate_id"))
+                if key not in may_view:  # who read a record is shown only to those who may see it
+                    may_view[key] = bool(store.read_aggregate(*key, limit=1,
+                                                              where=reader.filter_for("view_timeline")))
+                if not may_view[key]:
+                    continue
                 yield {
                     "recorded_at": record["recorded_at"], "reader": actor.get("id"), "action": record["event_type"],
                     "tenant": target.get("tenant"), "aggregate_type": target.get("aggregate_type"),

@@ -44,9 +44,10 @@ class Integrity(ReportType):
         def counted(events):
             for event in events:
                 key = (event.tenant, event.aggregate_type, event.aggregate_id)
-                counts[key] += 1
-                if key not in visible:
-                    visible[key] = reader.may_read("view_event", event)
+                allowed = reader.may_read("view_event", event)
+                if allowed:
+                    counts[key] += 1  # only events the reader may see are counted
+                visible[key] = visible.get(key, False) or allowed
                 yield event
 
         heads = store.heads(tenant=tenant)
@@ -54,6 +55,11 @@ class Integrity(ReportType):
                                lambda key: store.heads(tenant=key[0], aggregate=key[1:]).get(key))
         checked_at = timezone.now().isoformat()
         breaks = {b.aggregate: b for b in report.breaks}
+        hidden_breaks = sum(1 for key in breaks if not visible.get(key))
+        if hidden_breaks:  # tampering must not hide itself behind the reader's scope
+            seen.add(tenant)
+            yield {"section": "outside your view", "checked_at": checked_at, "tenant": tenant, "ok": False,
+                   "reason": f"{hidden_breaks} broken aggregate(s) you may not see"}, None
         for key in sorted(k for k, allowed in visible.items() if allowed):
             seen.add(tenant)
             found = breaks.get(key)

@@ -1,11 +1,14 @@
 """Generate queued reports, run due schedules, expire old files; loop or once."""
 
+import logging
 import time
 
 from django.core.management.base import BaseCommand
 
 from reports.models import ReportJob
 from reports.services import report_expire, report_generate, schedules_run_due
+
+log = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -17,7 +20,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, once, interval, **options):
         while True:
-            done = self.one_pass()
+            try:
+                done = self.one_pass()
+            except Exception:  # a pass that fails must not end the worker: log, wait, go on
+                log.exception("report worker pass failed")
+                done = 0
             if once:
                 return
             if not done:
