@@ -76,7 +76,10 @@ class PdfWriter(ReportWriter):
 
     def write_row(self, row, evidence=None):
         if len(self._rows) < self.row_limit:
-            self._rows.append([self._printable(safe_text(row.get(name))) for name in self.meta.columns])
+            # Kept until the cover is printed: cut now (no cell shows more), so 5,000 rows of
+            # 64 KB payloads do not become hundreds of megabytes.
+            self._rows.append([self._printable(str(safe_text(row.get(name)))[: MEASURED_CHARS * 4])
+                               for name in self.meta.columns])
 
     def close(self, *, row_count):
         meta = self.meta
