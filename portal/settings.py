@@ -294,6 +294,7 @@ if _reports_bucket:
             "object_parameters": _object_parameters,
             "querystring_auth": True,
             "querystring_expire": 300,
+            "signature_version": "s3v4",  # presigned URLs with X-Amz-Expires (SigV4)
             "file_overwrite": False,
             "endpoint_url": os.environ.get("AWS_ENDPOINT_URL_S3") or None,
         },

@@ -1,0 +1,64 @@
+"""Report files in S3 (django-storages) against moto in server mode: private, KMS-encrypted,
+downloaded through a presigned URL that lasts five minutes."""
+
+import urllib.request
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+from reports.models import ReportJob
+
+from .test_reports import generated, history  # noqa: F401  (fixture)
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_reports(moto_url, settings, monkeypatch):
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+        monkeypatch.setenv(name, value)
+    kms = boto3.client("kms", endpoint_url=moto_url, region_name="eu-west-1")
+    key_id = kms.create_key(Description="reports")["KeyMetadata"]["KeyId"]
+    s3 = boto3.client("s3", endpoint_url=moto_url, region_name="eu-west-1")
+    s3.create_bucket(Bucket="portal-reports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    # The same shape portal.settings builds from REPORTS_S3_BUCKET and REPORTS_KMS_KEY_ID.
+    settings.STORAGES = {**settings.STORAGES, "reports": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": "portal-reports", "location": "reports", "default_acl": None,
+                    "object_parameters": {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": key_id},
+                    "querystring_auth": True, "querystring_expire": 300, "file_overwrite": False,
+                    "signature_version": "s3v4", "endpoint_url": moto_url, "region_name": "eu-west-1"}}}
+    return s3, key_id
+
+
+def test_reports_in_s3_are_encrypted_private_and_downloaded_by_a_short_presigned_url(
+        client, exporter, run_worker, history, s3_reports):
+    s3, key_id = s3_reports
+    exporter()
+    answer = client.post("/api/v1/reports", {"type": "integrity", "format": "csv", "params": {}},
+                         content_type="application/json")
+    run_worker()
+    job = ReportJob.objects.get(pk=answer.json()["id"])
+    assert job.status == "done", job.error
+    stored = s3.head_object(Bucket="portal-reports", Key=f"reports/{job.file_name}")
+    assert stored["ServerSideEncryption"] == "aws:kms" and key_id in stored["SSEKMSKeyId"]
+    grants = s3.get_object_acl(Bucket="portal-reports", Key=f"reports/{job.file_name}")["Grants"]
+    assert all("AllUsers" not in str(g["Grantee"]) for g in grants)  # private
+
+    download = client.get(f"/api/v1/reports/{job.pk}/download")
+    assert download.status_code == 302
+    query = parse_qs(urlsplit(download["Location"]).query)
+    assert query["X-Amz-Expires"] == ["300"] and "attachment" in query["response-content-disposition"][0]
+    with urllib.request.urlopen(download["Location"]) as response:
+        body = response.read()
+    assert body.startswith(b"\xef\xbb\xbfsection,checked_at") and len(body) == job.size
