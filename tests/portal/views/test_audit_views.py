@@ -23,20 +23,6 @@ def indexed(events):
     return events
 
 
-@pytest.fixture
-def person(make_person, client):
-    """Sign in a staff person with the auditor policies over ``tenants``."""
-
-    def sign_in(username, **attributes):
-        user = make_person(username, **attributes)
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
-        client.force_login(user)
-        return user
-
-    return sign_in
-
-
 def timeline(tenant="acme", aggregate_type="Account", aggregate_id="acc-1", **params):
     url = reverse("admin:audit_timeline", args=[tenant, aggregate_type, aggregate_id])
     return url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
