@@ -4,7 +4,11 @@ import pytest
 from django.core.management import call_command
 
 from audit_events.projector import catch_up
+from audit_events.store import get_event_store
+from tests.audit_events.store.contracts import event
 from tests.conftest import AUDITOR_POLICIES
+
+SECRET = "Ann Secret-Name"
 
 EXPORTER_POLICIES = [{**AUDITOR_POLICIES[0], "actions": AUDITOR_POLICIES[0]["actions"] + ["export_report"]}]
 
@@ -32,3 +36,15 @@ def run_worker():
         call_command("run_report_worker", once=True, stdout=open("/dev/null", "w"))
 
     return run
+
+
+@pytest.fixture
+def history(db):
+    store = get_event_store()
+    store.append([
+        event(tenant="acme", aggregate_id="acc-1", payload={"holder": {"name": SECRET}, "balance": 1}),
+        event(tenant="acme", aggregate_id="acc-1", payload={"balance": 2}, pii=[]),
+        event(tenant="acme", aggregate_id="acc-2", payload={"note": "=HYPERLINK(\"http://evil\")"}, pii=[]),
+        event(tenant="globex", aggregate_id="g-1", payload={"holder": {"name": "Gus Hidden"}}),
+    ])
+    return store

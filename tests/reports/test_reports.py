@@ -17,9 +17,8 @@ from pypdf import PdfReader
 
 from audit_events.store import get_event_store
 from reports.models import ReportJob, ReportSchedule
-from tests.audit_events.store.contracts import event
 
-SECRET = "Ann Secret-Name"
+from .conftest import SECRET
 FORMATS = ["csv", "xlsx", "pdf", "bundle"]
 
 
@@ -55,18 +54,6 @@ def text_of(format: str, body: bytes) -> str:
 
 def csv_rows(body: bytes) -> list[dict]:
     return list(csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
-
-
-@pytest.fixture
-def history(db):
-    store = get_event_store()
-    store.append([
-        event(tenant="acme", aggregate_id="acc-1", payload={"holder": {"name": SECRET}, "balance": 1}),
-        event(tenant="acme", aggregate_id="acc-1", payload={"balance": 2}, pii=[]),
-        event(tenant="acme", aggregate_id="acc-2", payload={"note": "=HYPERLINK(\"http://evil\")"}, pii=[]),
-        event(tenant="globex", aggregate_id="g-1", payload={"holder": {"name": "Gus Hidden"}}),
-    ])
-    return store
 
 
 @pytest.mark.parametrize("format", FORMATS)

@@ -13,8 +13,8 @@ from reports.models import ReportJob, ReportSchedule
 from reports.services import _advance
 from tests.audit_events.store.contracts import event
 
-from .conftest import EXPORTER_POLICIES
-from .test_reports import SECRET, csv_rows, generated, history  # noqa: F401  (fixture)
+from .conftest import EXPORTER_POLICIES, SECRET
+from .test_reports import csv_rows, generated
 
 
 def test_data_access_shows_reads_only_of_records_the_requester_may_see(client, exporter, make_person, run_worker,

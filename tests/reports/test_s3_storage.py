@@ -10,7 +10,6 @@ from moto.server import ThreadedMotoServer
 
 from reports.models import ReportJob
 
-from .test_reports import generated, history  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")
