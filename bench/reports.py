@@ -3,7 +3,7 @@
 Usage: .venv/bin/python bench/reports.py --workdir DIR [--formats csv,xlsx,bundle] [--user compliance]
                                          [--type search_export] [--params '{}']
 
-DIR is a data set built by bench/portal.py (1,000,000 demo events, projected,
+DIR is a data set built by bench/portal_pages.py (1,000,000 demo events, projected,
 demo users imported). Each format is generated in a child process of its
 own, through the real service (``report_generate``: the requester's access
 policies, masking, the writer, Django's storage), so the child's peak RSS
@@ -46,7 +46,7 @@ def child(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workdir", required=True, help="a data set built by bench/portal.py")
+    parser.add_argument("--workdir", required=True, help="a data set built by bench/portal_pages.py")
     parser.add_argument("--formats", default="csv,xlsx,bundle")
     parser.add_argument("--user", default="compliance")
     parser.add_argument("--type", default="search_export")

@@ -1,6 +1,6 @@
 """Portal pages: server time of the admin's audit pages on the 1,000,000-event demo store.
 
-Usage: .venv/bin/python bench/portal.py [--events 1000000] [--samples 30] [--warmup 3]
+Usage: .venv/bin/python bench/portal_pages.py [--events 1000000] [--samples 30] [--warmup 3]
                                         [--workdir DIR] [--users auditor-bank,analyst]
                                         [--pages LABEL,...] [--prepare-only] [--profile LABEL]
 
@@ -379,7 +379,7 @@ def run(args, workdir: Path) -> None:
     for username, label, path, params, elapsed, text in profiles:
         print(f"\n== profile: {label} as {username}: GET {path}?{_query(params)} ({elapsed:.1f} ms under cProfile)")
         print(text)
-    print("command: " + " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/portal.py", *sys.argv[1:]]))
+    print("command: " + " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/portal_pages.py", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":
