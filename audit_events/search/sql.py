@@ -1,5 +1,6 @@
 """The search index in the SQL database: SQLite FTS5, or PostgreSQL full text."""
 
+import copy
 import ipaddress
 import re
 import uuid
@@ -8,8 +9,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
 from django.db import connections, transaction
-from django.db.models import BooleanField, CharField, Max, Q
+from django.db.models import BooleanField, CharField, DateTimeField, Max, Q
 from django.db.models.functions import Cast
+from django.db.models.lookups import GreaterThanOrEqual, In, LessThan
 from django.db.models.expressions import RawSQL
 
 from ..models import SearchDocument
@@ -76,7 +78,10 @@ class SQLSearchIndex(SearchIndex):
         return Q(RawSQL(f"{tsv} @@ plainto_tsquery('simple', %s)", [word], output_field=BooleanField()))
 
     def _matching(self, query: SearchQuery, reader: Reader):
-        docs = self._docs().filter(reader.filter_for("search"))
+        access = reader.filter_for("search")
+        if connections[self.using].vendor == "sqlite":
+            access = _tenant_index_unused(access)
+        docs = self._docs().filter(access)
         if query.q:
             words = [w.lower() for w in _WORD.findall(query.q)][:MAX_TERMS]
             pii_scope = reader.pii_filter_for("search")
@@ -97,10 +102,12 @@ class SQLSearchIndex(SearchIndex):
             low, high = _range(query.network)
             docs = docs.filter(ip_hex__gte=low, ip_hex__lte=high)
         time_field = "occurred_at" if query.time == "occurred" else "recorded_at"
+        # Positions follow recorded time, so newest-first pages walk positions and stop early;
+        # a time index would read the whole range and sort it (seconds for "past 30 days").
         if query.from_ is not None:
-            docs = docs.filter(**{f"{time_field}__gte": query.from_})
+            docs = docs.filter(**{f"{time_field}__gte_unindexed": query.from_})
         if query.to is not None:
-            docs = docs.filter(**{f"{time_field}__lt": query.to})
+            docs = docs.filter(**{f"{time_field}__lt_unindexed": query.to})
         return docs, time_field
 
     def search(self, query: SearchQuery, *, reader: Reader) -> SearchResult:
@@ -219,6 +226,49 @@ def _range(network) -> tuple[str, str]:
     else:
         low, high = network.network_address, network.broadcast_address
     return f"{int(low):032x}", f"{int(high):032x}"
+
+
+class _Unindexed:
+    """A comparison SQLite may not answer from an index (``+column``): with several tenants
+    or a wide time range, walking ``position`` newest first and filtering stops after the
+    page, where an index would read every match and sort them all."""
+
+    def process_lhs(self, compiler, connection, lhs=None):
+        sql, params = super().process_lhs(compiler, connection, lhs)
+        return ("+" + sql if connection.vendor == "sqlite" else sql), params
+
+
+@CharField.register_lookup
+class _InUnindexed(_Unindexed, In):
+    lookup_name = "in_unindexed"
+
+
+@DateTimeField.register_lookup
+class _GteUnindexed(_Unindexed, GreaterThanOrEqual):
+    lookup_name = "gte_unindexed"
+
+    def get_rhs_op(self, connection, rhs):
+        return connection.operators["gte"] % rhs
+
+
+@DateTimeField.register_lookup
+class _LtUnindexed(_Unindexed, LessThan):
+    lookup_name = "lt_unindexed"
+
+    def get_rhs_op(self, connection, rhs):
+        return connection.operators["lt"] % rhs
+
+
+def _tenant_index_unused(condition):
+    """The access filter with its multi-tenant ``IN (…)`` tests made index-free (one
+    tenant's index is in position order, so it stays)."""
+    if isinstance(condition, Q):
+        rewritten = copy.copy(condition)
+        rewritten.children = [_tenant_index_unused(child) for child in condition.children]
+        return rewritten
+    if isinstance(condition, tuple) and condition[0] == "tenant__in" and len(condition[1]) > 1:
+        return ("tenant__in_unindexed", condition[1])
+    return condition
 
 
 def _as_text(field: str):
