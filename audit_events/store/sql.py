@@ -5,8 +5,6 @@ from typing import Iterator, Sequence
 
 import orjson
 from django.db import connections, transaction
-from django.db.models import CharField
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..hashing import GENESIS_HASH, event_hash
@@ -321,12 +319,19 @@ class SQLEventStore(EventStore):
             except ValueError:
                 continue
         by_id = {}
-        for chunk in _chunks(keys):
-            # The id as the database's text (hex, or dashed on PostgreSQL): no UUID per row.
-            rows = (self._rows().filter(event_id__in=chunk).annotate(_id=Cast("event_id", CharField()))
-                    .values_list("_id", *_EVENT_COLUMNS))
-            for row in rows:
-                by_id[row[0].replace("-", "")] = _stored(row[1:])
+        connection = connections[self.using]
+        table, columns = EventRow._meta.db_table, ", ".join(_EVENT_COLUMNS)
+        sqlite = connection.vendor == "sqlite"
+        with connection.cursor() as cursor:
+            for chunk in _chunks(keys):
+                # Plain SQL: the ORM prepares each of the ids one by one, which costs more
+                # than the read when an export fetches a million. SQLite keeps UUIDs as hex.
+                marks = ", ".join(["%s"] * len(chunk))
+                id_text = "event_id" if sqlite else "event_id::text"
+                cursor.execute(f"SELECT {id_text}, {columns} FROM {table} WHERE event_id IN ({marks})",
+                               [k.hex if sqlite else str(k) for k in chunk])
+                for row in cursor.fetchall():
+                    by_id[row[0].replace("-", "")] = _stored(row[1:])
         return [found for found in (by_id.get(k.hex) for k in keys) if found is not None]
 
     def read_aggregate(

@@ -14,8 +14,9 @@ EVENT_COLUMNS = ["occurred_at", "recorded_at", "tenant", "aggregate_type", "aggr
 
 
 def visible(reader, event: StoredEvent) -> dict:
-    """The record as the reader may see it."""
-    return orjson.loads(reader.render(event))
+    """The record as the reader may see it (not to be changed: it may be the stored one)."""
+    as_dict = getattr(reader, "visible_record", None)
+    return as_dict(event) if as_dict is not None else orjson.loads(reader.render(event))
 
 
 def event_row(record: dict) -> dict:
