@@ -38,6 +38,7 @@ __all__ = [
     "TENANT_PATTERN",
     "ValidationError",
     "format_timestamp",
+    "parse_timestamp",
     "resolve_pointer",
 ]
 
@@ -129,6 +130,11 @@ def format_timestamp(value: datetime) -> str:
         value.year, value.month, value.day,
         value.hour, value.minute, value.second, value.microsecond,
     )
+
+
+def parse_timestamp(text: str) -> datetime:
+    """A record's timestamp (``format_timestamp``'s output, or any RFC 3339 with an offset) as an aware UTC datetime."""
+    return datetime.fromisoformat(text).astimezone(timezone.utc)
 
 
 def resolve_pointer(document: Any, pointer: str) -> Any:

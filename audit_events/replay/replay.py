@@ -7,6 +7,7 @@ import orjson
 
 from ..masking import mask_record
 from ..readers import Reader
+from ..schema import parse_timestamp
 from ..schemas import upcast_record
 from ..store import EventStore, StoredEvent
 from ..verification import ChainWalker
@@ -104,7 +105,7 @@ def state_at(
         chosen = [(e, r) for e, r in records if e.sequence <= sequence]
     elif at is not None:
         key = "occurred_at" if time == "occurred" else "recorded_at"
-        chosen = [(e, r) for e, r in records if _instant(r[key]) <= at]
+        chosen = [(e, r) for e, r in records if parse_timestamp(r[key]) <= at]
         if time == "occurred":
             chosen.sort(key=lambda pair: (pair[1]["occurred_at"], pair[0].sequence))
     else:
@@ -193,7 +194,7 @@ def _recorded_by(store, key, at: datetime) -> int:
     while low < high:
         middle = (low + high + 1) // 2
         found = store.read_aggregate(*key, after=middle - 1, limit=1)
-        if found and _instant(found[0].record["recorded_at"]) <= at:
+        if found and parse_timestamp(found[0].record["recorded_at"]) <= at:
             low = middle
         else:
             high = middle - 1
@@ -227,10 +228,6 @@ def reader_view(reader: Reader, event: StoredEvent) -> dict:
     view = orjson.loads(reader.render(event))
     view.pop("hash", None)
     return upcast_record(view)  # reducers see the newest payload shape
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def diff_states(old: dict, new: dict, path: str = "") -> DiffResult:

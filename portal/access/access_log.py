@@ -1,9 +1,9 @@
 """Who viewed which record: the access audit indexed by the record each read was about."""
 
-from datetime import datetime
 from typing import Sequence
 
 from audit_events.projections.base import Projection
+from audit_events.schema import parse_timestamp
 from audit_events.store import StoredEvent, get_event_store
 
 from .audit import PORTAL_TENANT
@@ -31,7 +31,7 @@ class AccessLogProjection(Projection):
                 position=event.position, event_id=record["event_id"], tenant=key[0][:64],
                 aggregate_type=key[1][:64], aggregate_id=key[2][:200], kind=record["event_type"],
                 actor_id=(record.get("actor") or {}).get("id", "")[:200],
-                recorded_at=datetime.fromisoformat(record["recorded_at"].replace("Z", "+00:00")),
+                recorded_at=parse_timestamp(record["recorded_at"]),
             ))
         RecordAccess.objects.bulk_create(rows, ignore_conflicts=True)
 

@@ -1,10 +1,12 @@
 """Template tags of the audit views: times, JSON trees with masked values, charts."""
 
 import json
-from datetime import datetime, timezone
+from datetime import timezone
 
 from django import template
 from django.utils.html import format_html, format_html_join
+
+from audit_events.schema import parse_timestamp
 from django.utils.safestring import mark_safe
 
 register = template.Library()
@@ -19,7 +21,7 @@ def when(value):
         return ""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            value = parse_timestamp(value)
         except ValueError:
             return value
     value = value.astimezone(timezone.utc)

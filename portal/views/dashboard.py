@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 
 from django.utils import timezone as django_timezone
 
+from audit_events.schema import parse_timestamp
 from audit_events.search import SearchQuery
 from audit_events.selectors import latest_verification, projection_lag, search_events
 
@@ -49,7 +50,7 @@ def _per_day(histogram: dict, since: datetime, days: int) -> list[dict]:
     """One bucket per day of the period, quiet days included."""
     counts = {}
     for bucket in histogram.get("buckets", []):
-        day = datetime.fromisoformat(bucket["start"].replace("Z", "+00:00")).astimezone(timezone.utc).date()
+        day = parse_timestamp(bucket["start"]).date()
         counts[day] = counts.get(day, 0) + bucket["count"]
     return [{"start": (since + timedelta(days=n)).isoformat().replace("+00:00", "Z"),
              "count": counts.get((since + timedelta(days=n)).date(), 0)} for n in range(days)]

@@ -1,7 +1,7 @@
 """Entity history: one aggregate's events and the state after each, over a period."""
 
 from audit_events.replay import ReplayedState, reduce_event
-from audit_events.schema import AggregateId, AggregateType, Tenant
+from audit_events.schema import AggregateId, AggregateType, Tenant, parse_timestamp
 from audit_events.schemas import upcast_record
 from audit_events.store import get_event_store
 
@@ -43,7 +43,7 @@ class EntityHistory(ReportType):
                 record = visible(reader, event)
                 if reader.may_read("replay_state", event):  # the state folds what may be replayed
                     state = reduce_event(state, upcast_record({k: v for k, v in record.items() if k != "hash"}))
-                if params.contains(_instant(record["occurred_at"])):
+                if params.contains(parse_timestamp(record["occurred_at"])):
                     row = {k: v for k, v in event_row(record).items() if k in self.columns}
                     yield {**row, "state_after": state.state}, event
             if len(page) < _PAGE:
@@ -51,9 +51,3 @@ class EntityHistory(ReportType):
             after = page[-1].sequence
         if not seen:
             raise ReportError("No aggregate you may view and export has this tenant, type and id.")
-
-
-def _instant(text: str):
-    from datetime import datetime
-
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -1,9 +1,7 @@
 """Activity summary: events per tenant, event type and day, and the top actors."""
 
 from collections import Counter
-from datetime import datetime, timezone
-
-from audit_events.schema import Tenant
+from audit_events.schema import Tenant, parse_timestamp
 from audit_events.store import get_event_store
 
 from .base import Period, ReportType
@@ -34,7 +32,7 @@ class ActivitySummary(ReportType):
             for event in page:
                 if params.tenant and event.tenant != params.tenant:
                     continue
-                occurred = _instant(event.record["occurred_at"])
+                occurred = parse_timestamp(event.record["occurred_at"])
                 if not params.contains(occurred) or not reader.may_read("search", event):
                     continue
                 per_day[(event.tenant, occurred.date().isoformat(), event.record["event_type"])] += 1
@@ -47,10 +45,6 @@ class ActivitySummary(ReportType):
                    "count": count}, None
         for (tenant, actor), count in sorted(actors.items(), key=lambda item: (-item[1], item[0]))[:TOP_ACTORS]:
             yield {"section": "top actors", "tenant": tenant, "actor_id": actor, "count": count}, None
-
-
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
 
