@@ -5,6 +5,7 @@ import json
 from django import forms
 from django.contrib import admin
 
+from audit_events.admin import ReadOnlyAdmin
 from portal.access.admin import AuditedAdminMixin
 from portal.access.selectors import may_manage_access
 
@@ -62,7 +63,7 @@ class ReportScheduleAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(ReportJob)
-class ReportJobAdmin(admin.ModelAdmin):
+class ReportJobAdmin(ReadOnlyAdmin):
     """Every job, for operators: status and errors, never the files (those are their requesters')."""
 
     list_display = ["created_at", "requested_by", "type", "format", "status", "rows", "size", "expires_at"]
@@ -80,12 +81,3 @@ class ReportJobAdmin(admin.ModelAdmin):
 
     def has_view_permission(self, request, obj=None):
         return request.user.is_superuser
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

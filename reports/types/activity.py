@@ -1,5 +1,7 @@
 """Actor activity and search export: events a search finds, across aggregates."""
 
+from abc import abstractmethod
+
 from audit_events.schema import ActorId, Tenant
 from audit_events.search import SearchQuery, SearchQueryError, parse_search_params
 
@@ -7,29 +9,38 @@ from .base import ParamsError, Period, ReportParams, ReportType
 from .common import EVENT_COLUMNS, event_row, first_page_total, searched_events, visible
 
 
+class SearchedEvents(ReportType):
+    """A report of the events a search finds, one row each, oldest first."""
+
+    columns = EVENT_COLUMNS
+
+    @abstractmethod
+    def query(self, params) -> SearchQuery:
+        """The search whose matches are the rows."""
+
+    def estimate(self, params, reader):
+        return first_page_total(self.query(params), reader)
+
+    def rows(self, params, reader):
+        for event in searched_events(self.query(params), reader):
+            yield event_row(visible(reader, event)), event
+
+
 class ActorParams(Period):
     actor_id: ActorId
     tenant: Tenant | None = None
 
 
-class ActorActivity(ReportType):
+class ActorActivity(SearchedEvents):
     id = "actor_activity"
     label = "Actor activity"
     Params = ActorParams
-    columns = EVENT_COLUMNS
 
     def title(self, params):
         return f"Everything {params.actor_id} did" + (f" in {params.tenant}" if params.tenant else "")
 
-    def _query(self, params) -> SearchQuery:
+    def query(self, params) -> SearchQuery:
         return SearchQuery(actor_id=params.actor_id, tenant=params.tenant, from_=params.from_, to=params.to)
-
-    def estimate(self, params, reader):
-        return first_page_total(self._query(params), reader)
-
-    def rows(self, params, reader):
-        for event in searched_events(self._query(params), reader):
-            yield event_row(visible(reader, event)), event
 
 
 class SearchParams(ReportParams):
@@ -37,15 +48,11 @@ class SearchParams(ReportParams):
 
     model_config = ReportParams.model_config | {"extra": "allow"}
 
-    def query(self) -> SearchQuery:
-        return parse_search_params(dict(self.model_extra or {}))
 
-
-class SearchExport(ReportType):
+class SearchExport(SearchedEvents):
     id = "search_export"
     label = "Search export"
     Params = SearchParams
-    columns = EVENT_COLUMNS
 
     def validate(self, params):
         if not isinstance(params, dict):
@@ -63,9 +70,5 @@ class SearchExport(ReportType):
         shown = ", ".join(f"{k}={v}" for k, v in sorted((params.model_extra or {}).items()))
         return f"Search export ({shown or 'everything'})"
 
-    def estimate(self, params, reader):
-        return first_page_total(params.query(), reader)
-
-    def rows(self, params, reader):
-        for event in searched_events(params.query(), reader):
-            yield event_row(visible(reader, event)), event
+    def query(self, params) -> SearchQuery:
+        return parse_search_params(dict(params.model_extra or {}))

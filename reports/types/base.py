@@ -6,6 +6,7 @@ from typing import ClassVar, Iterator
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from audit_events.search.query import SearchQueryError
 from audit_events.store import StoredEvent
 
 __all__ = ["ParamsError", "Period", "ReportError", "ReportParams", "ReportType", "Row", "params_errors"]
@@ -18,12 +19,8 @@ class ReportError(Exception):
     """A report that cannot be made as asked; the message is for its requester."""
 
 
-class ParamsError(ValueError):
-    """Bad parameters: ``errors`` holds ``{"field": "params.<name>", "message"}`` items."""
-
-    def __init__(self, errors: list[dict]):
-        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
-        self.errors = errors
+class ParamsError(SearchQueryError):
+    """Bad report parameters: ``errors`` holds ``{"field": "params.<name>", "message"}`` items."""
 
 
 class ReportParams(BaseModel):
