@@ -59,10 +59,11 @@ class UserReader(Reader):
     unless they hold ``view_pii`` for the event and their ``pii`` attribute is set.
     """
 
-    def __init__(self, user, request=None, *, now: datetime | None = None, via: str = "api"):
+    def __init__(self, user, request=None, *, now: datetime | None = None, via: str = "api",
+                 subject: Subject | None = None):
         self.user = user
         self.request = request
-        self.subject: Subject = subject_for(user)
+        self.subject: Subject = subject if subject is not None else subject_for(user)
         self.now = now or timezone.now()
         self.via = via
         self._break_glass_reads = 0

@@ -12,13 +12,23 @@ from django.utils.http import urlencode
 
 from audit_events.store import StoredEvent
 from portal.access.readers import UserReader
+from portal.access.selectors import subject_for
 
-__all__ = ["event_row", "page", "portal_reader", "url_with", "utc_times", "visible_record"]
+__all__ = ["event_row", "page", "portal_reader", "request_subject", "url_with", "utc_times", "visible_record"]
+
+
+def request_subject(request):
+    """The signed-in person's subject (attributes, role policies, grants), read once a request:
+    the frame's tenant switcher and the page's readers all need it."""
+    subject = getattr(request, "_portal_subject", None)
+    if subject is None:
+        subject = request._portal_subject = subject_for(request.user)
+    return subject
 
 
 def portal_reader(request) -> UserReader:
     """The signed-in person as a reader; their reads are audited ``via: portal``."""
-    return UserReader(request.user, request, via="portal")
+    return UserReader(request.user, request, via="portal", subject=request_subject(request))
 
 
 def page(request, template: str, *, title: str, crumbs: list[tuple[str, str | None]], **context):
