@@ -6,8 +6,7 @@ from django import forms
 from django.contrib import admin
 
 from audit_events.admin import ReadOnlyAdmin
-from portal.access.admin import AuditedAdminMixin
-from portal.access.selectors import may_manage_access
+from portal.access.admin import AuditedAdminMixin, ManageAccessGate
 
 from .formats import FORMATS
 from .models import ReportJob, ReportSchedule
@@ -35,31 +34,13 @@ class ReportScheduleForm(forms.ModelForm):
 
 
 @admin.register(ReportSchedule)
-class ReportScheduleAdmin(AuditedAdminMixin, admin.ModelAdmin):
-    """Recurring reports run as their owner: only access administrators set them up,
-    and every change is in the access audit (``AccessChanged``)."""
+class ReportScheduleAdmin(AuditedAdminMixin, ManageAccessGate, admin.ModelAdmin):
+    """Recurring reports run as their owner: only access administrators set them up
+    (the access admin's gate), and every change is in the access audit (``AccessChanged``)."""
 
     form = ReportScheduleForm
     list_display = ["name", "owner", "type", "format", "every", "next_run_at", "last_run_at", "active"]
     list_filter = ["type", "every", "active"]
-
-    def _gate(self, request):
-        return may_manage_access(request.user)
-
-    def has_module_permission(self, request):
-        return self._gate(request)
-
-    def has_view_permission(self, request, obj=None):
-        return self._gate(request)
-
-    def has_add_permission(self, request):
-        return self._gate(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self._gate(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._gate(request)
 
 
 @admin.register(ReportJob)
