@@ -101,3 +101,15 @@ def test_run_projector_rebuild_replays_from_the_start(capsys):
     AggregateState.objects.update(state={"corrupted": True})
     call_command("run_projector", "--once", "--rebuild")
     assert state_of().state == {"n": 2}
+
+
+def test_run_projector_once_refreshes_sqlite_planner_statistics():
+    from django.core.management import call_command
+    from django.db import connection
+
+    append({"status": "open"})
+    call_command("run_projector", once=True, stdout=open("/dev/null", "w"))
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'audit_search_document'")
+            assert cursor.fetchone()[0] > 0

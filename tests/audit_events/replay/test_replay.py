@@ -332,3 +332,20 @@ def test_readers_with_personal_data_on_some_events_only_replay_from_the_start(
     assert AggregateSnapshot.objects.filter(aggregate_id="pers").exists()
     body = ApiClient(client, token_for(reader)).get("/api/v1/aggregates/acme/Account/pers/state").json()
     assert body["verified_from"] == 1 and body["state"]["holder"]["name"] == "Visible Name"
+
+
+def test_state_at_a_recorded_moment_is_what_the_log_held_then(db, auditor_api):
+    """Recorded time: a binary search for the prefix the log held, then replay by sequence."""
+    store = get_event_store()
+    store.append([event(aggregate_id="rec", pii=[], payload={"n": 1})])
+    between = datetime.now(timezone.utc)
+    store.append([event(aggregate_id="rec", pii=[], payload={"n": 2})])
+    store.append([event(aggregate_id="rec", pii=[], payload={"n": 3})])
+    api = auditor_api()
+    for moment, expected in [(between, {"n": 1}), (datetime.now(timezone.utc), {"n": 3})]:
+        body = api.get("/api/v1/aggregates/acme/Account/rec/state",
+                       data={"at": moment.isoformat(), "time": "recorded"}).json()
+        assert body["state"] == expected
+    first = store.read_aggregate("acme", "Account", "rec", limit=1)[0]
+    body = api.get("/api/v1/aggregates/acme/Account/rec/state", data={"at": between.isoformat(), "time": "recorded"}).json()
+    assert body["as_of"] == first.record["recorded_at"]

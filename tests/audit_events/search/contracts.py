@@ -4,6 +4,7 @@ A backend's module subclasses ``SearchIndexContract`` and provides
 ``create_index()`` and ``create_store()`` for the same database.
 """
 
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -164,6 +165,18 @@ class SearchIndexContract:
         assert sum(b["count"] for b in result.histogram["buckets"]) == 4
         ranged = self.search(index, **{"from": at(60), "to": at(0)})
         assert ranged.histogram["interval"] == "hour"  # with a range, both size buckets from it
+
+    def test_exports_read_every_match_oldest_first_in_batches(self, index, corpus):
+        oldest = self.search(index, sort="oldest", limit=4).event_ids
+        batches = list(index.iter_event_ids(parse_search_params({}), reader=reader(), batch=3))
+        assert all(len(b) <= 3 for b in batches)
+        ids = [str(uuid.UUID(i)) for b in batches for i in b]  # any spelling get_many accepts
+        assert ids == oldest
+        acme_only = reader(PolicySpec(effect="allow", actions=["search"],
+                                      conditions=[{"attr": "tenant", "op": "eq", "value": "acme"}]))
+        fraud = [str(uuid.UUID(i))
+                 for b in index.iter_event_ids(parse_search_params({"q": "fraud"}), reader=acme_only) for i in b]
+        assert fraud and fraud == self.search(index, acme_only, q="fraud", sort="oldest").event_ids
 
     def test_indexing_twice_changes_nothing(self, index, corpus):
         index.index(corpus.read_all())
