@@ -107,6 +107,20 @@ def make_person(db):
 
 
 @pytest.fixture
+def signed_in_staff(make_person, client):
+    """``make_person``, made staff (the portal is the admin) and signed in with ``client``."""
+
+    def make(username, **attributes):
+        user = make_person(username, **attributes)
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+        client.force_login(user)
+        return user
+
+    return make
+
+
+@pytest.fixture
 def token_for(db):
     def issue(user):
         return user_token_create(user=user, name="test")[1]

@@ -14,17 +14,13 @@ EXPORTER_POLICIES = [{**AUDITOR_POLICIES[0], "actions": AUDITOR_POLICIES[0]["act
 
 
 @pytest.fixture
-def exporter(make_person, client):
+def exporter(signed_in_staff):
     """A staff person of tenant acme who may read and export; signed in."""
 
     def make(username="officer", **attributes):
         attributes.setdefault("tenants", ["acme"])
         attributes.setdefault("policies", EXPORTER_POLICIES)
-        user = make_person(username, **attributes)
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
-        client.force_login(user)
-        return user
+        return signed_in_staff(username, **attributes)
 
     return make
 

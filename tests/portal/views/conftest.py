@@ -1,17 +1,9 @@
-"""A signed-in staff person with the auditor policies, for the audit views' tests."""
+"""The audit views' tests sign people in with ``signed_in_staff`` (tests/conftest.py)."""
 
 import pytest
 
 
 @pytest.fixture
-def person(make_person, client):
+def person(signed_in_staff):
     """Sign in a staff person with the auditor policies over ``tenants``."""
-
-    def sign_in(username, **attributes):
-        user = make_person(username, **attributes)
-        user.is_staff = True
-        user.save(update_fields=["is_staff"])
-        client.force_login(user)
-        return user
-
-    return sign_in
+    return signed_in_staff
