@@ -115,6 +115,13 @@ class UserReader(Reader):
             return event.to_json()
         return orjson.dumps({**mask_record(event.record), "hash": event.hash}).decode()
 
+    def visible_record(self, event: StoredEvent) -> dict:
+        """``render`` as a dict, without its ``hash`` and without a JSON round trip
+        (pages and exports read many). It may be the stored record: do not change it."""
+        if not event.record.get("pii") or self.may_see_pii(event):
+            return event.record
+        return mask_record(event.record)
+
     def audit(self, kind: str, *, target: dict, details: dict | None = None) -> None:
         under_break_glass, self._break_glass_reads = self._break_glass_reads > 0, 0
         token = getattr(self.request, "token_key_id", None)

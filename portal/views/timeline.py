@@ -121,7 +121,7 @@ def _entries(store, reader, key, events, after) -> list[dict]:
         diff = None
         if reader.may_read("replay_state", event):
             # As replay folds it: masked where required, in the newest payload shape.
-            folded = reduce_event(current, upcast_record({k: v for k, v in visible.items() if k != "hash"}))
+            folded = reduce_event(current, upcast_record(visible))
             diff = _diff_rows(current, folded, _masked_pointers(visible))
             current = folded
         entries.append({"row": event_row(visible), "sequence": event.sequence, "diff": diff})

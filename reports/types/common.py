@@ -2,7 +2,6 @@
 
 from typing import Iterator
 
-import orjson
 
 from audit_events.search import SearchQuery, get_search_index
 from audit_events.store import StoredEvent, get_event_store
@@ -15,8 +14,7 @@ EVENT_COLUMNS = ["occurred_at", "recorded_at", "tenant", "aggregate_type", "aggr
 
 def visible(reader, event: StoredEvent) -> dict:
     """The record as the reader may see it (not to be changed: it may be the stored one)."""
-    as_dict = getattr(reader, "visible_record", None)
-    return as_dict(event) if as_dict is not None else orjson.loads(reader.render(event))
+    return reader.visible_record(event)
 
 
 def event_row(record: dict) -> dict:
