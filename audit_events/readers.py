@@ -27,6 +27,14 @@ class Reader(ABC):
     def pii_filter_for(self, action: str, dialect: str = "sql"):
         """The events whose personal data this reader may see (and so search), compiled."""
 
+    def tenant_scope(self, action: str) -> list[str] | None:
+        """The tenants ``filter_for(action)`` can match at most, or None when unbounded.
+
+        A hint for indexes that narrow candidates by tenant before the filter runs;
+        the filter itself still decides.
+        """
+        return None
+
     @abstractmethod
     def render(self, event: StoredEvent) -> str:
         """The event as this reader may see it, as JSON text (masked where required)."""

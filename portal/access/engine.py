@@ -279,6 +279,24 @@ def q_filter(
     return allowed
 
 
+def tenant_scope(subject: Subject, action: str, *, now: datetime) -> list[str] | None:
+    """The tenants ``q_filter(subject, action)`` can match at most: the union of each
+    allow policy's tenant condition (``eq`` or ``in``), or None when one allows any tenant."""
+    tenants: set[str] = set()
+    for policy in (p for p in compile_policies(subject, action, now=now) if p.effect == "allow"):
+        named = [c for c in policy.conditions if c.attr == "tenant" and c.op in ("eq", "in")]
+        if any(isinstance(c.value, _Unknown) for c in policy.conditions):
+            continue  # q() makes such a policy match nothing
+        if not named:
+            return None
+        allowed = None
+        for condition in named:  # several conditions on tenant: each must hold
+            values = {condition.value} if condition.op == "eq" else set(condition.value)
+            allowed = values if allowed is None else allowed & values
+        tenants |= allowed
+    return sorted(tenants)
+
+
 def _ordinary(subject: Subject) -> Subject:
     """The subject without the temporary policies of break-glass grants."""
     return replace(subject, policies=tuple(p for p in subject.policies if not p.break_glass))

@@ -13,7 +13,7 @@ from audit_events.store import StoredEvent
 
 from .audit import record_access
 from .breakglass import notify_admins
-from .engine import compile_policies, decide, event_attributes, opensearch_filter, q_filter
+from .engine import compile_policies, decide, event_attributes, opensearch_filter, q_filter, tenant_scope
 from audit_events.masking import mask_record
 from .policy import Subject
 from .selectors import subject_for
@@ -42,6 +42,9 @@ class PublisherReader(Reader):
 
     def pii_filter_for(self, action: str, dialect: str = "sql"):
         return self.filter_for(action, dialect)  # publishers read their own events as stored
+
+    def tenant_scope(self, action: str) -> list[str]:
+        return self._tenants()
 
     def render(self, event: StoredEvent) -> str:
         return event.to_json()
@@ -87,6 +90,9 @@ class UserReader(Reader):
         if dialect == "opensearch":
             return opensearch_filter(self.subject, action, now=self.now)
         return q_filter(self.subject, action, now=self.now)
+
+    def tenant_scope(self, action: str) -> list[str] | None:
+        return tenant_scope(self.subject, action, now=self.now)
 
     def pii_filter_for(self, action: str, dialect: str = "sql"):
         # As may_see_pii: a view_pii policy, with the person's attribute or an

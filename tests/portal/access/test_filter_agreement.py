@@ -9,11 +9,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.conf import settings as django_settings
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from audit_events.models import StoredEvent
-from portal.access.engine import decide, q_filter
+from portal.access.engine import decide, q_filter, tenant_scope
 from portal.access.policy import ACTIONS, CLASSIFICATIONS, PolicySpec, Subject
 from tests.audit_events.store.test_sql import require_postgres
 
@@ -118,3 +118,39 @@ def test_sql_filter_agrees_with_the_decision(alias):
         assert selected == allowed
 
     check()
+
+
+_ATTRS = [{name: getattr(row, name) for name in VALUES} for row in _events()]
+
+
+_BY_TENANTS = PolicySpec(effect="allow", actions=["search"],
+                         conditions=[{"attr": "tenant", "op": "in", "value": "subject.tenants"}])
+
+
+@settings(max_examples=400, deadline=None)
+@given(subjects, st.sampled_from(ACTIONS))
+@example(Subject(username="s", tenants=("acme", "globex"), policies=(_BY_TENANTS,)), "search")
+@example(Subject(username="s", policies=(PolicySpec(effect="allow", actions=["*"], conditions=[
+    {"attr": "tenant", "op": "eq", "value": "acme"}, {"attr": "tenant", "op": "in", "value": ["acme", "Acme"]}]),)),
+    "view_event")
+def test_tenant_scope_holds_every_tenant_the_decision_allows(subject, action):
+    # The scope narrows the search index's candidates before the filter: it may be wider
+    # than what is allowed, never narrower.
+    scope = tenant_scope(subject, action, now=NOW)
+    allowed = {attrs["tenant"] for attrs in _ATTRS if decide(subject, action, attrs, now=NOW)}
+    if scope is not None:
+        assert allowed <= set(scope)
+
+
+def test_tenant_scope_is_the_union_of_the_allows_and_none_when_one_is_open():
+    def subject(*policies):
+        return Subject(username="s", tenants=("acme", "globex"), policies=policies)
+
+    by_tenant = PolicySpec(effect="allow", actions=["search"],
+                           conditions=[{"attr": "tenant", "op": "in", "value": "subject.tenants"}])
+    one = PolicySpec(effect="allow", actions=["search"], conditions=[{"attr": "tenant", "op": "eq", "value": "_x"}])
+    any_tenant = PolicySpec(effect="allow", actions=["search"], conditions=[])
+    deny = PolicySpec(effect="deny", actions=["*"], conditions=[{"attr": "tenant", "op": "eq", "value": "acme"}])
+    assert tenant_scope(subject(by_tenant, one, deny), "search", now=NOW) == ["_x", "acme", "globex"]
+    assert tenant_scope(subject(by_tenant, any_tenant), "search", now=NOW) is None
+    assert tenant_scope(subject(by_tenant), "export_report", now=NOW) == []
