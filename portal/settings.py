@@ -80,6 +80,10 @@ CSRF_TRUSTED_ORIGINS = [
 AUDIT_STORE = _choice("AUDIT_STORE", "sql", ("sql",))
 SEARCH_BACKEND = _choice("SEARCH_BACKEND", "sql", ("sql", "opensearch"))
 OPENSEARCH_URL = os.environ.get("OPENSEARCH_URL", "")
+# The SQL index counts a search's matches exactly up to here ("10,000+" beyond) and draws
+# its facets and histogram from that many newest matches (OpenSearch: from every match).
+# Lower it on a small machine: a first page reads that many rows.
+SEARCH_SQL_COUNT_LIMIT = int(os.environ.get("SEARCH_SQL_COUNT_LIMIT", "10000"))
 if SEARCH_BACKEND == "opensearch" and not OPENSEARCH_URL:
     raise ImproperlyConfigured("SEARCH_BACKEND=opensearch needs OPENSEARCH_URL (e.g. http://127.0.0.1:9200)")
 OPENSEARCH_AWS_REGION = os.environ.get("OPENSEARCH_AWS_REGION", "")  # set: sign requests (SigV4)

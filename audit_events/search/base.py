@@ -10,7 +10,7 @@ from .query import SearchQuery
 
 __all__ = ["SearchIndex", "SearchResult", "TOTAL_LIMIT"]
 
-TOTAL_LIMIT = 10_000  # counted exactly up to here, then reported as "10,000+"
+TOTAL_LIMIT = 10_000  # OpenSearch counts exactly up to here, then reports "10,000+"
 
 
 @dataclass
@@ -26,12 +26,14 @@ class SearchResult:
     histogram: dict = field(default_factory=dict)
     #: facets and histogram count only the newest this-many matches (None: all of them)
     facets_basis: int | None = None
+    #: the total is exact up to here, then reported as "N+"
+    count_limit: int = TOTAL_LIMIT
 
     @property
     def total_text(self) -> str | None:
         if self.total is None:
             return None
-        return f"{self.total:,}" if self.total_is_exact else f"{TOTAL_LIMIT:,}+"
+        return f"{self.total:,}" if self.total_is_exact else f"{self.count_limit:,}+"
 
 
 class SearchIndex(ABC):

@@ -197,6 +197,7 @@ class OpenSearchIndex(SearchIndex):
         return {"bool": {"filter": filters, "must": must}}, time_field
 
     def search(self, query: SearchQuery, *, reader: Reader) -> SearchResult:
+        limit = TOTAL_LIMIT  # the count's cap; aggregations cover every match
         if not self.client.indices.exists_alias(name=self.alias):
             return SearchResult([], 0, True, None, {name: [] for name in FACETS},
                                 {"interval": None, "field": "occurred_at", "buckets": []})
@@ -209,7 +210,7 @@ class OpenSearchIndex(SearchIndex):
             "size": query.limit + 1,
             "query": body_query,
             "sort": [{"position": order}],
-            "track_total_hits": TOTAL_LIMIT if first_page else False,
+            "track_total_hits": limit if first_page else False,
             "_source": ["event_id", "position"],
         }
         if first_page:
@@ -234,13 +235,14 @@ class OpenSearchIndex(SearchIndex):
             total=None,
             total_is_exact=True,
             next_cursor=encode_cursor(hits[-1]["_source"]["position"], sort=query.sort) if more else None,
+            count_limit=limit,
         )
         if first_page:
             total = response["hits"]["total"]
             aggs = response["aggregations"]
             histogram = aggs["histogram"]
-            result.total = min(total["value"], TOTAL_LIMIT)
-            result.total_is_exact = total["relation"] == "eq" and total["value"] <= TOTAL_LIMIT
+            result.total = min(total["value"], limit)
+            result.total_is_exact = total["relation"] == "eq" and total["value"] <= limit
             result.facets = {name: [{"value": b["key"], "count": b["doc_count"]} for b in aggs[name]["buckets"]]
                              for name in FACETS}
             result.histogram = {

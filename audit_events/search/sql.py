@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
+from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import BooleanField, CharField, DateTimeField, Max, Q
 from django.db.models.functions import Cast
@@ -17,8 +18,9 @@ from django.db.models.expressions import RawSQL
 from ..models import SearchDocument
 from ..readers import Reader
 from ..store import StoredEvent
-from .base import TOTAL_LIMIT, SearchIndex, SearchResult
+from .base import SearchIndex, SearchResult
 from .documents import document_for
+from .tags import DAY_PREFIXES, day_tokens, value_token
 from .query import FACETS, SearchQuery, decode_cursor, encode_cursor, histogram_interval
 
 __all__ = ["SQLSearchIndex"]
@@ -26,6 +28,7 @@ __all__ = ["SQLSearchIndex"]
 _WORD = re.compile(r"\w+")
 _FIELDS = [f.name for f in SearchDocument._meta.concrete_fields if f.name != "position"]
 MAX_TERMS = 12
+_MATCH_NONE = Q(pk__in=[])  # how the access engine compiles "nothing"
 
 
 class SQLSearchIndex(SearchIndex):
@@ -36,8 +39,9 @@ class SQLSearchIndex(SearchIndex):
     read as query syntax.
     """
 
-    def __init__(self, using: str = "default"):
+    def __init__(self, using: str = "default", count_limit: int | None = None):
         self.using = using
+        self.count_limit = count_limit or settings.SEARCH_SQL_COUNT_LIMIT
 
     def _docs(self):
         return SearchDocument.objects.using(self.using)
@@ -62,8 +66,11 @@ class SQLSearchIndex(SearchIndex):
 
     # -- querying ----------------------------------------------------------
 
+    def _sqlite(self) -> bool:
+        return connections[self.using].vendor == "sqlite"
+
     def _term(self, column: str, word: str) -> Q:
-        if connections[self.using].vendor == "sqlite":
+        if self._sqlite():
             sql = (
                 f'"{SearchDocument._meta.db_table}"."position" IN '
                 "(SELECT rowid FROM audit_search_fts WHERE audit_search_fts MATCH %s)"
@@ -78,19 +85,30 @@ class SQLSearchIndex(SearchIndex):
         return Q(RawSQL(f"{tsv} @@ plainto_tsquery('simple', %s)", [word], output_field=BooleanField()))
 
     def _matching(self, query: SearchQuery, reader: Reader):
+        """The reader's matches as a queryset, the time field, and (SQLite) the FTS5
+        expression that narrows the candidates, or None when walking positions is cheaper."""
+        sqlite = self._sqlite()
         access = reader.filter_for("search")
-        if connections[self.using].vendor == "sqlite":
+        if sqlite:
             access = _tenant_index_unused(access)
         docs = self._docs().filter(access)
+        match = []
         if query.q:
             words = [w.lower() for w in _WORD.findall(query.q)][:MAX_TERMS]
             pii_scope = reader.pii_filter_for("search")
             for word in words:
-                # Personal data matches only where the reader may see it. The
-                # match over both columns comes first, on its own: an OR around
-                # it would keep the database from starting at the full-text index.
-                docs = docs.filter(self._term("{text pii_text}", word)).filter(
-                    self._term("text", word) | pii_scope)
+                # Personal data matches only where the reader may see it.
+                if sqlite and pii_scope == _MATCH_NONE:
+                    match.append(f'text : "{word}"')
+                elif sqlite:
+                    match.append(f'{{text pii_text}} : "{word}"')
+                    # The scope first: where it holds, the text-only list is never built.
+                    docs = docs.filter(pii_scope | self._term("text", word))
+                else:
+                    # The match over both columns comes first, on its own: an OR around
+                    # it would keep PostgreSQL from starting at the full-text index.
+                    docs = docs.filter(self._term("{text pii_text}", word)).filter(
+                        self._term("text", word) | pii_scope)
         exact = {
             "tenant": query.tenant, "aggregate_type": query.aggregate_type,
             "aggregate_id": query.aggregate_id, "event_type": query.event_type,
@@ -108,80 +126,111 @@ class SQLSearchIndex(SearchIndex):
             docs = docs.filter(**{f"{time_field}__gte_unindexed": query.from_})
         if query.to is not None:
             docs = docs.filter(**{f"{time_field}__lt_unindexed": query.to})
-        return docs, time_field
+        if sqlite:
+            match += self._tags(query, reader, time_field)
+        return docs, time_field, (" AND ".join(match) if match else None)
+
+    def _tags(self, query: SearchQuery, reader: Reader, time_field: str) -> list[str]:
+        """Tag terms for the FTS5 expression: the selective filters, then the tenants."""
+        terms = [f"tags : {value_token(field, value)}"
+                 for field, value in (("event_type", query.event_type), ("aggregate_type", query.aggregate_type),
+                                      ("classification", query.classification)) if value is not None]
+        if query.from_ is not None and query.to is not None:
+            days = day_tokens(time_field, query.from_, query.to)
+            if days is not None:
+                terms.append("tags : (" + " OR ".join(days or [DAY_PREFIXES[time_field]]) + ")")
+        if not terms and not query.q:
+            return []  # a tenant alone: its position index is the better walk
+        tenants = [query.tenant] if query.tenant is not None else reader.tenant_scope("search")
+        if tenants is not None:
+            # No tenant at all: a token no document carries (tenants are never empty).
+            tokens = [value_token("tenant", t) for t in tenants] or [value_token("tenant", "")]
+            terms.append("tags : (" + " OR ".join(tokens) + ")")
+        return terms
+
+    def _ordered(self, docs, match: str | None, *, newest: bool):
+        """``docs`` in position order; with a match, driven by the FTS5 index in its rowid
+        (= position) order, so a first page stops after its rows."""
+        if match is None:
+            return docs.order_by("-position" if newest else "position")
+        return docs.extra(
+            tables=["audit_search_fts"],
+            where=["audit_search_fts MATCH %s", f'audit_search_fts.rowid = "{SearchDocument._meta.db_table}"."position"'],
+            params=[match],
+            select={"_fts": "audit_search_fts.rowid"},
+        ).order_by("-_fts" if newest else "_fts")
 
     def search(self, query: SearchQuery, *, reader: Reader) -> SearchResult:
-        docs, time_field = self._matching(query, reader)
-        if query.cursor is None and query.sort == "newest":
-            return self._first_page(docs, query, time_field)
+        limit = self.count_limit
+        docs, time_field, match = self._matching(query, reader)
+        newest = query.sort == "newest"
+        if query.cursor is None and newest:
+            return self._first_page(docs, match, query, time_field, limit)
         # Totals, facets and histogram come with the first page; later pages are a keyset read.
-        total = docs.values("position")[: TOTAL_LIMIT + 1].count() if query.cursor is None else None
         page = docs
         if query.cursor is not None:
             after = decode_cursor(query.cursor, sort=query.sort)
-            page = page.filter(position__lt=after) if query.sort == "newest" else page.filter(position__gt=after)
-        page = page.order_by("-position" if query.sort == "newest" else "position")
-        rows = list(page.values_list("position", "event_id")[: query.limit + 1])
+            page = page.filter(position__lt=after) if newest else page.filter(position__gt=after)
+        rows = list(self._ordered(page, match, newest=newest).values_list("position", "event_id")[: query.limit + 1])
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        facets, histogram, basis = ({}, {}, None)
+        facets, histogram, basis, total = ({}, {}, None, None)
         if query.cursor is None:
-            facets, histogram, basis = self._summary(docs, query, time_field)
+            summary = list(self._ordered(docs, match, newest=True).annotate(_time=_as_text(time_field))
+                           .values_list(*FACETS, "_time")[: limit + 1])
+            total = len(summary)
+            facets, histogram, basis = self._summarise(summary, query, time_field, limit)
         return SearchResult(
             event_ids=[str(event_id) for _, event_id in rows],
-            total=None if total is None else min(total, TOTAL_LIMIT),
-            total_is_exact=total is None or total <= TOTAL_LIMIT,
+            total=None if total is None else min(total, limit),
+            total_is_exact=total is None or total <= limit,
             next_cursor=encode_cursor(rows[-1][0], sort=query.sort) if more else None,
             facets=facets,
             histogram=histogram,
             facets_basis=basis,
+            count_limit=limit,
         )
 
     def iter_event_ids(self, query: SearchQuery, *, reader: Reader, batch: int = 2000):
         """Keyset pages of ids straight from the index (no totals, facets or 200-row cap)."""
-        docs, _ = self._matching(query, reader)
+        docs, _, match = self._matching(query, reader)
         last = self._docs().aggregate(last=Max("position"))["last"] or 0
         # Windows of positions, not "the next N after": with a tenant filter the planner
         # would otherwise walk the tenant index and sort it for every batch.
         for start in range(0, last, batch * 10):
-            rows = list(docs.filter(position__gt=start, position__lte=start + batch * 10).order_by("position")
+            window = docs.filter(position__gt=start, position__lte=start + batch * 10)
+            rows = list(self._ordered(window, match, newest=False)
                         .annotate(_id=_as_text("event_id")).values_list("_id", flat=True))
             for chunk in range(0, len(rows), batch):  # bounded batches for the caller's reads
                 yield rows[chunk: chunk + batch]  # the database's text: get_many reads it
 
-    def _first_page(self, docs, query: SearchQuery, time_field: str) -> SearchResult:
-        """The usual first page (newest first) in one read: the newest ``TOTAL_LIMIT + 1``
+    def _first_page(self, docs, match, query: SearchQuery, time_field: str, limit: int) -> SearchResult:
+        """The usual first page (newest first) in one read: the newest ``limit + 1``
         matches give the total, the facets, the histogram and the page itself."""
-        # Both as text: converting 10,001 UUIDs and datetimes costs more than the query.
-        rows = list(docs.order_by("-position").annotate(_id=_as_text("event_id"), _time=_as_text(time_field))
-                    .values_list("position", "_id", *FACETS, "_time")[: TOTAL_LIMIT + 1])
-        facets, histogram, basis = self._summarise([row[2:] for row in rows], query, time_field)
+        # Both as text: converting thousands of UUIDs and datetimes costs more than the query.
+        rows = list(self._ordered(docs, match, newest=True)
+                    .annotate(_id=_as_text("event_id"), _time=_as_text(time_field))
+                    .values_list("position", "_id", *FACETS, "_time")[: limit + 1])
+        facets, histogram, basis = self._summarise([row[2:] for row in rows], query, time_field, limit)
         page = rows[: query.limit]
         return SearchResult(
             event_ids=[str(uuid.UUID(row[1])) for row in page],
-            total=min(len(rows), TOTAL_LIMIT),
-            total_is_exact=len(rows) <= TOTAL_LIMIT,
+            total=min(len(rows), limit),
+            total_is_exact=len(rows) <= limit,
             next_cursor=encode_cursor(page[-1][0], sort=query.sort) if len(rows) > query.limit else None,
             facets=facets,
             histogram=histogram,
             facets_basis=basis,
+            count_limit=limit,
         )
 
-    def _summary(self, docs, query: SearchQuery, time_field: str) -> tuple[dict, dict, int | None]:
-        """Facets and histogram from the newest ``TOTAL_LIMIT`` matches, counted here.
-
-        One bounded read instead of a GROUP BY per facet over every match: on a
-        large result the counts describe its newest 10,000 events, and the
-        third value says so (``None`` when they cover every match).
-        """
-        rows = list(docs.order_by("-position").annotate(_time=_as_text(time_field))
-                    .values_list(*FACETS, "_time")[: TOTAL_LIMIT + 1])
-        return self._summarise(rows, query, time_field)
-
-    def _summarise(self, rows, query: SearchQuery, time_field: str) -> tuple[dict, dict, int | None]:
-        """Facets and histogram from rows of (*FACETS, time), newest first."""
-        basis = TOTAL_LIMIT if len(rows) > TOTAL_LIMIT else None
-        rows = rows[:TOTAL_LIMIT]
+    def _summarise(self, rows, query: SearchQuery, time_field: str, limit: int) -> tuple[dict, dict, int | None]:
+        """Facets and histogram from rows of (*FACETS, time), newest first: one bounded
+        read instead of a GROUP BY per facet over every match. On a large result they
+        describe its newest ``limit`` events, and the third value says so (``None`` when
+        they cover every match)."""
+        basis = limit if len(rows) > limit else None
+        rows = rows[:limit]
         facets = {}
         for index, name in enumerate(FACETS):
             counts = Counter(row[index] for row in rows)

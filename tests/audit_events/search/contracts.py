@@ -11,7 +11,7 @@ import pytest
 
 from audit_events.readers import Reader
 from audit_events.search import parse_search_params
-from portal.access.engine import decide, event_attributes, opensearch_filter, q_filter
+from portal.access.engine import decide, event_attributes, opensearch_filter, q_filter, tenant_scope
 from portal.access.policy import PolicySpec, Subject
 from tests.audit_events.store.contracts import event
 
@@ -38,6 +38,9 @@ class SubjectReader(Reader):
         if dialect == "opensearch":
             return opensearch_filter(self.subject, "view_pii", now=NOW, only_break_glass=only)
         return q_filter(self.subject, "view_pii", now=NOW, only_break_glass=only)
+
+    def tenant_scope(self, action):
+        return tenant_scope(self.subject, action, now=NOW)
 
     def render(self, event):
         return event.to_json()
@@ -193,6 +196,66 @@ class SearchIndexContract:
         assert sum(b["count"] for b in result.histogram["buckets"]) == 3
         assert self.search(index, acme_only, tenant="globex").event_ids == []  # tampering
         assert self.search(index, reader(PolicySpec(effect="deny", actions=["*"], conditions=[]))).total == 0
+
+    # -- combined filters against a row-by-row reference -------------------------------
+
+    WORDS = ("fraud", "refund", "limit")
+    TYPES = ("AccountFrozen", "AccountOpened", "TransferCompleted")
+
+    @pytest.fixture
+    def spread(self, index):
+        """45 events over 3 tenants, 3 types and 20 days, some with a personal-data word."""
+        store = self.create_store()
+        store.append([
+            event(tenant=("acme", "globex", "initech")[n % 3], aggregate_id=f"s-{n % 7}",
+                  event_type=self.TYPES[n % 4 % 3], classification=("internal", "restricted")[n % 5 == 0],
+                  occurred_at=(NOW - timedelta(days=n % 20, hours=n % 24)).isoformat(),
+                  payload={"note": self.WORDS[n % 3], "holder": {"name": ("Zelda", "Quux")[n % 2]}},
+                  pii=["/holder/name"], actor={"id": f"u-{n % 4}", "type": "user"})
+            for n in range(45)
+        ])
+        index.index(store.read_all())
+        return store
+
+    @pytest.mark.parametrize("who", ["all", "acme", "no-pii", "not-restricted"])
+    def test_combined_filters_select_what_a_row_by_row_check_selects(self, index, spread, who):
+        acme = {"attr": "tenant", "op": "in", "value": ["acme", "initech"]}
+        lowered = {"attr": "classification", "op": "lte", "value": "confidential"}
+        person = {
+            "all": reader(),
+            "acme": reader(PolicySpec(effect="allow", actions=["*"], conditions=[acme])),
+            "no-pii": reader(pii=False),
+            "not-restricted": reader(PolicySpec(effect="allow", actions=["*"], conditions=[lowered])),
+        }[who]
+        records = [e.record for e in spread.read_all()]
+        windows = [None, (at(60 * 24 * 3 + 30), at(60 * 24)), (at(60 * 24 * 19), at(0)), (at(90), at(30))]
+        for q in (None, "refund", "zelda", "fraud quux"):
+            for tenant in (None, "globex", "initech"):
+                for event_type in (None, "AccountFrozen"):
+                    for window in windows:
+                        params = {k: v for k, v in {"q": q, "tenant": tenant, "event_type": event_type,
+                                                    "limit": 200}.items() if v is not None}
+                        if window:
+                            params.update({"from": window[0], "to": window[1]})
+                        expected = sorted(r["event_id"] for r in records if self._selects(person, r, params))
+                        result = self.search(index, person, **params)
+                        assert sorted(result.event_ids) == expected, params
+                        assert result.total == len(expected), params
+
+    @staticmethod
+    def _selects(person, record, params) -> bool:
+        attrs = event_attributes(record)
+        if not person.may_read("search", type("E", (), {"record": record})()):
+            return False
+        if any(record[k] != params[k] for k in ("tenant", "event_type") if k in params):
+            return False
+        if "from" in params:
+            occurred = datetime.fromisoformat(record["occurred_at"].replace("Z", "+00:00"))
+            if not datetime.fromisoformat(params["from"]) <= occurred < datetime.fromisoformat(params["to"]):
+                return False
+        may_see_pii = decide(person.subject, "view_pii", attrs, now=NOW).allowed and person.subject.pii
+        words = {record["payload"]["note"]} | ({record["payload"]["holder"]["name"].lower()} if may_see_pii else set())
+        return all(word in words for word in (params.get("q") or "").split())
 
     def test_bad_parameters_name_the_field(self):
         from audit_events.search import SearchQueryError
