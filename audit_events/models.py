@@ -236,8 +236,13 @@ class AggregateSnapshot(models.Model):
     #: the same fold over the records with personal data masked: ``{"state", "deleted"}``,
     #: for readers who may see every event but none of its personal data
     masked = models.JSONField(default=dict)
+    #: whether events 1..sequence occurred in the order they were recorded, and the latest
+    #: ``occurred_at`` among them: business-time replay may then start here
+    occurred_in_order = models.BooleanField(default=False)
+    occurred_max = models.CharField(max_length=40, default="")
     reducer_version = models.PositiveIntegerField()
-    #: HMAC (SECRET_KEY) over the aggregate, sequence, hash, both states, reducer and upcaster versions
+    #: HMAC (SECRET_KEY) over the aggregate, sequence, hash, both states, the occurred order,
+    #: reducer and upcaster versions
     digest = models.CharField(max_length=64, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 

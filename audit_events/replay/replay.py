@@ -1,9 +1,10 @@
 """Point-in-time state and diffs, by sequence or by business or recorded time."""
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
+from django.db.models import Q
 
 from ..masking import mask_record
 from ..readers import Reader
@@ -94,10 +95,15 @@ def state_at(
         fast = _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence)
         if fast is not None:
             return fast
+    upto = sequence
+    if at is not None and time == "occurred":
+        fast, upto = _occurred_by_snapshot(store, reader, (tenant, aggregate_type, aggregate_id), at)
+        if fast is not None:
+            return fast
     # A state after a sequence needs nothing later; a moment may need every event.
-    events, visible = _visible_events(store, reader, tenant, aggregate_type, aggregate_id, upto=sequence)
-    if not visible and (sequence is None or not _visible_events(store, reader, tenant, aggregate_type,
-                                                                aggregate_id)[1]):
+    events, visible = _visible_events(store, reader, tenant, aggregate_type, aggregate_id, upto=upto)
+    if not visible and (upto is None or not _visible_events(store, reader, tenant, aggregate_type,
+                                                            aggregate_id)[1]):
         return None
     verified = _chain_holds(events)
     records = [(e, reader_view(reader, e)) for e in visible]
@@ -124,8 +130,34 @@ def state_at(
     )
 
 
-def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence) -> StateResult | None:
+def _occurred_by_snapshot(store, reader: Reader, key, at: datetime) -> tuple[StateResult | None, int | None]:
+    """Business time from a snapshot, when the events that had occurred by ``at`` are
+    exactly the chain's first ones and occurred in the order they were recorded (the
+    usual case): their fold by occurrence is then the fold by sequence.
+
+    Also returns the last sequence a replay by occurrence must read (None: all of them).
+    """
+    upto = _last_by(store, key, "occurred_at", at)  # right if occurrence rises with the sequence
+    # "< at + 1 µs", not "<= at": SQLite compares the store's text, which always has six
+    # fractional digits, with Django's, which drops them at a whole second.
+    late = Q(occurred_at__lt=at + timedelta(microseconds=1))
+    try:  # nothing later had occurred by then (a late arrival would belong in the fold)
+        if store.read_aggregate(*key, after=upto, limit=1, where=late):
+            return None, None
+    except TypeError:  # a store that cannot take the filter
+        return None, None
+    if upto == 0:
+        return None, 0
+    # The snapshot vouches for its events' order; the tail's is checked as it is folded.
+    return _from_snapshot(store, reader, *key, upto, in_occurred_order=True), upto
+
+
+def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence,
+                   in_occurred_order: bool = False) -> StateResult | None:
     """Replay from the newest usable snapshot, or ``None`` to replay from the start.
+
+    With ``in_occurred_order`` the snapshot and the events after it must have occurred
+    in sequence order (else ``None``).
 
     A snapshot serves only readers who may see every event it covers, with
     their personal data everywhere (its stored fold) or nowhere (its masked
@@ -144,7 +176,8 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
     if getattr(reader, "holds_break_glass", False):
         return None  # replay event by event, so that emergency reads are flagged
     candidates = AggregateSnapshot.objects.filter(
-        tenant=tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id, sequence__lte=target
+        tenant=tenant, aggregate_type=aggregate_type, aggregate_id=aggregate_id, sequence__lte=target,
+        **({"occurred_in_order": True} if in_occurred_order else {}),
     ).order_by("-sequence")[:3]
     snapshot = next((c for c in candidates if snapshot_is_sound(c)), None)  # forged or stale: ignored
     if snapshot is None:
@@ -165,6 +198,7 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
     walker = ChainWalker((tenant, aggregate_type, aggregate_id), after_sequence=snapshot.sequence,
                          prev_hash=snapshot.last_hash)
     last, after = anchor[0], snapshot.sequence
+    latest = parse_timestamp(snapshot.occurred_max) if in_occurred_order else None
     while after < target:
         page = store.read_aggregate(tenant, aggregate_type, aggregate_id, after=after, limit=_PAGE,
                                     before=target + 1)
@@ -176,6 +210,11 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
                 record = walker.record if walker.ok else event.record
             except ValueError:
                 continue
+            if latest is not None:
+                occurred = parse_timestamp(record["occurred_at"])
+                if occurred < latest:
+                    return None  # out of order: only a replay by occurrence is right
+                latest = occurred
             reader.may_read("replay_state", event)  # notes reads that only break-glass allows
             current = reduce_event(current, upcast_record(mask_record(record) if masked else record))
             last = event
@@ -188,13 +227,19 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
 
 def _recorded_by(store, key, at: datetime) -> int:
     """The last sequence recorded by ``at`` (appends to an aggregate are serialised, so
-    recorded times rise with the sequence): a binary search of one-row reads."""
+    recorded times rise with the sequence)."""
+    return _last_by(store, key, "recorded_at", at)
+
+
+def _last_by(store, key, field: str, at: datetime) -> int:
+    """The last sequence whose ``field`` is at or before ``at``, if that time rises with the
+    sequence: a binary search of one-row reads."""
     head = store.heads(tenant=key[0], aggregate=key[1:]).get(key)
     low, high = 0, head[0] if head else 0
     while low < high:
         middle = (low + high + 1) // 2
         found = store.read_aggregate(*key, after=middle - 1, limit=1)
-        if found and parse_timestamp(found[0].record["recorded_at"]) <= at:
+        if found and parse_timestamp(found[0].record[field]) <= at:
             low = middle
         else:
             high = middle - 1

@@ -349,3 +349,46 @@ def test_state_at_a_recorded_moment_is_what_the_log_held_then(db, auditor_api):
     first = store.read_aggregate("acme", "Account", "rec", limit=1)[0]
     body = api.get("/api/v1/aggregates/acme/Account/rec/state", data={"at": between.isoformat(), "time": "recorded"}).json()
     assert body["as_of"] == first.record["recorded_at"]
+
+
+@pytest.mark.django_db
+def test_business_time_equals_the_fold_by_occurrence_for_random_late_arrivals(settings):
+    """Random occurrence times (mostly rising, some late), snapshots every 3 events: the state
+    as of every moment equals the fold, in occurrence order, of what had occurred by then,
+    whether it came from a snapshot or from a replay of the events."""
+    import itertools
+
+    from audit_events.projections.snapshots import SnapshotProjection
+    from audit_events.projector import catch_up
+    from audit_events.replay import state_at
+    from portal.access.policy import PolicySpec, Subject
+    from tests.audit_events.search.contracts import SubjectReader
+
+    settings.AUDIT_SNAPSHOT_EVERY = 3
+    store = get_event_store()
+    reader = SubjectReader(Subject(username="t", pii=True, policies=(
+        PolicySpec(effect="allow", actions=["*"], conditions=[]),)))
+    names = itertools.count()
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    steps = st.one_of(st.integers(0, 5), st.integers(-20, -1))  # mostly forward, sometimes late
+
+    @settings_(max_examples=25, deadline=None)
+    @given(st.lists(st.tuples(steps, patches), min_size=1, max_size=14))
+    def check(stream):
+        aggregate_id = f"late-{next(names)}"
+        minutes, moments = 100, []
+        for step, _ in stream:
+            minutes += step
+            moments.append(start + timedelta(minutes=minutes))
+        store.append([event(aggregate_id=aggregate_id, event_type="Changed", pii=[], payload=payload,
+                            occurred_at=moment.isoformat())
+                      for moment, (_, payload) in zip(moments, stream)])
+        catch_up(projections=[SnapshotProjection()])
+        for at in sorted(set(moments) | {start, max(moments) + timedelta(minutes=1)}):
+            expected = ReplayedState()
+            for _, n, payload in sorted((m, n, p) for n, (m, (_, p)) in enumerate(zip(moments, stream)) if m <= at):
+                expected = reduce_event(expected, rec("Changed", payload))
+            result = state_at(store, reader, "acme", "Account", aggregate_id, at=at, time="occurred")
+            assert (result.state, result.deleted) == (expected.state, expected.deleted), at
+
+    check()
