@@ -71,6 +71,10 @@ class UserReader(Reader):
         self.via = via
         self._break_glass_reads = 0
         self._compiled: dict[str, list] = {}
+        # A decision depends only on the attributes the policies test: exports judge a
+        # million events, but few combinations of those.
+        self._tested = tuple(sorted({c.attr for p in self.subject.policies for c in p.conditions}))
+        self._decisions: dict[tuple, object] = {}
 
     def may_read(self, action: str, event: StoredEvent) -> bool:
         decision = self._decide(action, event)
@@ -81,10 +85,17 @@ class UserReader(Reader):
     def _decide(self, action: str, event: StoredEvent):
         # Pages, timelines and replays judge many events for one subject at one
         # instant: compile the policies once per action.
-        compiled = self._compiled.get(action)
-        if compiled is None:
-            compiled = self._compiled[action] = compile_policies(self.subject, action, now=self.now)
-        return decide(self.subject, action, event_attributes(event.record), now=self.now, compiled=compiled)
+        attrs = event_attributes(event.record)
+        key = (action, *(attrs[name] for name in self._tested))
+        decision = self._decisions.get(key)
+        if decision is None:
+            compiled = self._compiled.get(action)
+            if compiled is None:
+                compiled = self._compiled[action] = compile_policies(self.subject, action, now=self.now)
+            if len(self._decisions) >= 10_000:  # many distinct ids tested: keep memory bounded
+                self._decisions.clear()
+            decision = self._decisions[key] = decide(self.subject, action, attrs, now=self.now, compiled=compiled)
+        return decision
 
     def filter_for(self, action: str, dialect: str = "sql"):
         if dialect == "opensearch":

@@ -154,3 +154,21 @@ def test_tenant_scope_is_the_union_of_the_allows_and_none_when_one_is_open():
     assert tenant_scope(subject(by_tenant, one, deny), "search", now=NOW) == ["_x", "acme", "globex"]
     assert tenant_scope(subject(by_tenant, any_tenant), "search", now=NOW) is None
     assert tenant_scope(subject(by_tenant), "export_report", now=NOW) == []
+
+
+@settings(max_examples=200, deadline=None)
+@given(subjects, st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=3))
+def test_a_reader_remembering_decisions_decides_as_the_engine(subject, actions):
+    # UserReader judges each combination of tested attributes once: the answers
+    # must be the engine's for every event, whatever else differs between them.
+    from types import SimpleNamespace
+
+    from portal.access.readers import UserReader
+
+    reader = UserReader(None, subject=subject, now=NOW)
+    events = [SimpleNamespace(record={**{k: v for k, v in attrs.items() if not k.startswith("actor")},
+                                      "actor": {"id": attrs["actor_id"], "type": attrs["actor_type"]}})
+              for attrs in _ATTRS]
+    for action in actions:
+        for event, attrs in zip(events, _ATTRS):
+            assert reader._decide(action, event) == decide(subject, action, attrs, now=NOW)
