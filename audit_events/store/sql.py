@@ -1,5 +1,6 @@
 """The event store on the Django ORM (SQLite and PostgreSQL)."""
 
+import re
 import uuid
 from typing import Iterator, Sequence
 
@@ -20,6 +21,8 @@ from .base import (
     ExpectedSequenceError,
     StoredEvent,
 )
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
 
 __all__ = ["SQLEventStore"]
 
@@ -314,8 +317,12 @@ class SQLEventStore(EventStore):
     def get_many(self, event_ids: Sequence[str]) -> list[StoredEvent]:
         keys = []
         for event_id in event_ids:
+            text = str(event_id)
+            if len(text) == 32 and _HEX32.fullmatch(text):  # the database's own spelling: no parse
+                keys.append(text)
+                continue
             try:
-                keys.append(uuid.UUID(str(event_id)))
+                keys.append(uuid.UUID(text).hex)
             except ValueError:
                 continue
         by_id = {}
@@ -329,10 +336,10 @@ class SQLEventStore(EventStore):
                 marks = ", ".join(["%s"] * len(chunk))
                 id_text = "event_id" if sqlite else "event_id::text"
                 cursor.execute(f"SELECT {id_text}, {columns} FROM {table} WHERE event_id IN ({marks})",
-                               [k.hex if sqlite else str(k) for k in chunk])
+                               chunk if sqlite else [str(uuid.UUID(k)) for k in chunk])
                 for row in cursor.fetchall():
                     by_id[row[0].replace("-", "")] = _stored(row[1:])
-        return [found for found in (by_id.get(k.hex) for k in keys) if found is not None]
+        return [found for found in (by_id.get(k) for k in keys) if found is not None]
 
     def read_aggregate(
         self,
