@@ -100,8 +100,12 @@ class EventStore(ABC):
     def get(self, event_id: str) -> StoredEvent | None:
         """One event by id, or ``None``."""
 
-    def get_many(self, event_ids: Sequence[str]) -> list[StoredEvent]:
-        """The events with these ids that exist, in the order given."""
+    def get_many(self, event_ids: Sequence[str], *, positions: Sequence[int] | None = None) -> list[StoredEvent]:
+        """The events with these ids that exist, in the order given.
+
+        ``positions``, when given, are the ids' feed positions as an index recorded them
+        (a hint: a store that keys by position may read by it, checking each id).
+        """
         return [event for event in (self.get(i) for i in event_ids) if event is not None]
 
     @abstractmethod

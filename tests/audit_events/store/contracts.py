@@ -150,6 +150,24 @@ class EventStoreContract:
         assert store.get(new_id()) is None
         assert store.get("not-a-uuid") is None
 
+    def test_get_many_in_the_order_given_with_or_without_position_hints(self, store):
+        store.append([event(aggregate_id=f"m{i}") for i in range(8)])
+        feed = store.read_all()
+        ids = [e.record["event_id"] for e in feed][::-1] + [new_id(), "not-a-uuid"]
+        expected = ids[:8]
+
+        def got(**hint):
+            return [e.record["event_id"] for e in store.get_many(ids, **hint)]
+
+        right = [e.position for e in feed][::-1] + [10**9, 10**9 + 1]
+        assert got() == expected
+        assert got(positions=right) == expected
+        # A stale hint (an index out of step with the store) costs a lookup, never a wrong event.
+        assert got(positions=right[1:] + right[:1]) == expected
+        assert got(positions=[p + 3 for p in right]) == expected
+        sparse = [p * 1000 for p in right]
+        assert got(positions=sparse) == expected
+
     def test_read_aggregate_pages(self, store):
         store.append([event() for _ in range(5)] + [event(aggregate_id="other")])
         page = store.read_aggregate("acme", "Account", "acc-1", after=1, limit=2)
