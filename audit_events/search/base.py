@@ -8,7 +8,7 @@ from ..readers import Reader
 from ..store import StoredEvent
 from .query import SearchQuery
 
-__all__ = ["SearchIndex", "SearchResult", "TOTAL_LIMIT"]
+__all__ = ["SearchIndex", "SearchResult", "TOTAL_LIMIT", "part_bounds"]
 
 TOTAL_LIMIT = 10_000  # OpenSearch counts exactly up to here, then reports "10,000+"
 
@@ -57,16 +57,20 @@ class SearchIndex(ABC):
     def search(self, query: SearchQuery, *, reader: Reader) -> SearchResult:
         """The page of ``query`` that ``reader`` may see, with totals, facets and histogram."""
 
-    def iter_event_ids(self, query: SearchQuery, *, reader: Reader, batch: int = 200) -> Iterator[list[str]]:
-        """Every match's event id, oldest first, in batches: what an export reads.
+    @abstractmethod
+    def iter_matches(self, query: SearchQuery, *, reader: Reader, batch: int = 2000,
+                     part: tuple[int, int] = (0, 1)) -> Iterator[list[tuple[int, str]]]:
+        """Every match as ``(position, event_id)``, oldest first, in batches of at most
+        ``batch``: what an export reads (no totals, facets or page cap).
 
-        Pages through ``search``; an adapter may read bigger pages directly.
+        ``part=(k, n)``: only the matches in the k-th of n equal, contiguous position
+        ranges, so that n workers export one result together, in order.
         """
-        query = query.model_copy(update={"sort": "oldest", "limit": min(batch, 200), "cursor": None})
-        while True:
-            result = self.search(query, reader=reader)
-            if result.event_ids:
-                yield result.event_ids
-            if not result.next_cursor:
-                return
-            query = query.model_copy(update={"cursor": result.next_cursor})
+
+
+def part_bounds(last: int, part: tuple[int, int]) -> tuple[int, int]:
+    """The positions ``(after, upto]`` of part ``(k, n)`` of ``(0, last]``."""
+    k, n = part
+    if not 0 <= k < n:
+        raise ValueError(f"part {part!r}: need 0 <= k < n")
+    return last * k // n, last * (k + 1) // n

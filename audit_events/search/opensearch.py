@@ -18,7 +18,7 @@ from opensearchpy.helpers import bulk
 
 from ..readers import Reader
 from ..store import StoredEvent
-from .base import TOTAL_LIMIT, SearchIndex, SearchResult
+from .base import TOTAL_LIMIT, SearchIndex, SearchResult, part_bounds
 from .documents import document_for
 from .query import FACETS, SearchQuery, decode_cursor, encode_cursor, histogram_interval
 
@@ -253,6 +253,29 @@ class OpenSearchIndex(SearchIndex):
                             for b in histogram["buckets"] if b["doc_count"]],
             }
         return result
+
+    def iter_matches(self, query: SearchQuery, *, reader: Reader, batch: int = 2000, part=(0, 1)):
+        if not self.client.indices.exists_alias(name=self.alias):
+            return
+        body_query, _ = self._query(query, reader)
+        if part != (0, 1):
+            last = self.client.search(index=self.alias, body={"size": 0, "track_total_hits": False, "aggs": {
+                "last": {"max": {"field": "position"}}}})["aggregations"]["last"]["value"] or 0
+            low, high = part_bounds(int(last), part)
+            body_query = {"bool": {"filter": [body_query, {"range": {"position": {"gt": low, "lte": high}}}]}}
+        after = None
+        while True:  # search_after on position: a keyset read, no deep-paging window
+            body = {"size": batch, "query": body_query, "sort": [{"position": "asc"}],
+                    "_source": ["event_id", "position"], "track_total_hits": False}
+            if after is not None:
+                body["search_after"] = [after]
+            hits = self.client.search(index=self.alias, body=body)["hits"]["hits"]
+            if not hits:
+                return
+            yield [(hit["_source"]["position"], hit["_source"]["event_id"]) for hit in hits]
+            if len(hits) < batch:
+                return
+            after = hits[-1]["_source"]["position"]
 
 
 def _client(url: str) -> OpenSearch:

@@ -18,7 +18,7 @@ from django.db.models.expressions import RawSQL
 from ..models import SearchDocument
 from ..readers import Reader
 from ..store import StoredEvent
-from .base import SearchIndex, SearchResult
+from .base import SearchIndex, SearchResult, part_bounds
 from .documents import document_for
 from .tags import DAY_PREFIXES, day_tokens, value_token
 from .query import FACETS, SearchQuery, decode_cursor, encode_cursor, histogram_interval
@@ -191,18 +191,17 @@ class SQLSearchIndex(SearchIndex):
             count_limit=limit,
         )
 
-    def iter_event_ids(self, query: SearchQuery, *, reader: Reader, batch: int = 2000):
-        """Keyset pages of ids straight from the index (no totals, facets or 200-row cap)."""
+    def iter_matches(self, query: SearchQuery, *, reader: Reader, batch: int = 2000, part=(0, 1)):
         docs, _, match = self._matching(query, reader)
-        last = self._docs().aggregate(last=Max("position"))["last"] or 0
+        after, upto = part_bounds(self._docs().aggregate(last=Max("position"))["last"] or 0, part)
         # Windows of positions, not "the next N after": with a tenant filter the planner
         # would otherwise walk the tenant index and sort it for every batch.
-        for start in range(0, last, batch * 10):
-            window = docs.filter(position__gt=start, position__lte=start + batch * 10)
+        for start in range(after, upto, batch * 10):
+            window = docs.filter(position__gt=start, position__lte=min(start + batch * 10, upto))
             rows = list(self._ordered(window, match, newest=False)
-                        .annotate(_id=_as_text("event_id")).values_list("_id", flat=True))
+                        .annotate(_id=_as_text("event_id")).values_list("position", "_id"))
             for chunk in range(0, len(rows), batch):  # bounded batches for the caller's reads
-                yield rows[chunk: chunk + batch]  # the database's text: get_many reads it
+                yield rows[chunk: chunk + batch]  # ids as the database's text: get_many reads it
 
     def _first_page(self, docs, match, query: SearchQuery, time_field: str, limit: int) -> SearchResult:
         """The usual first page (newest first) in one read: the newest ``limit + 1``

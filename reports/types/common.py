@@ -28,15 +28,16 @@ def event_row(record: dict) -> dict:
     }
 
 
-def searched_events(query: SearchQuery, reader) -> Iterator[StoredEvent]:
-    """Every event the search finds for the reader, oldest first, in big batches.
+def searched_events(query: SearchQuery, reader, part=(0, 1)) -> Iterator[StoredEvent]:
+    """Every event the search finds for the reader (in ``part`` of the log), oldest
+    first, in big batches.
 
     The index's query already holds the reader's access filter; each event is
     judged again only for a reader holding break-glass, so emergency reads are flagged.
     """
     store, judge = get_event_store(), getattr(reader, "holds_break_glass", True)
-    for ids in get_search_index().iter_event_ids(query, reader=reader):
-        for event in store.get_many(ids):
+    for matches in get_search_index().iter_matches(query, reader=reader, part=part):
+        for event in store.get_many([i for _, i in matches], positions=[p for p, _ in matches]):
             if not judge or reader.may_read("search", event):
                 yield event
 

@@ -49,7 +49,7 @@ class DataAccess(ReportType):
             batch = list(self._rows(params).filter(position__gt=after).values_list("position", "event_id")[:_BATCH])
             if not batch:
                 return
-            for event in store.get_many([event_id for _, event_id in batch]):
+            for event in store.get_many([event_id for _, event_id in batch], positions=[p for p, _ in batch]):
                 if not reader.may_read("search", event):
                     continue  # the access audit is data too: read and export access apply
                 record = visible(reader, event)

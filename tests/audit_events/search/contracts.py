@@ -171,14 +171,24 @@ class SearchIndexContract:
 
     def test_exports_read_every_match_oldest_first_in_batches(self, index, corpus):
         oldest = self.search(index, sort="oldest", limit=4).event_ids
-        batches = list(index.iter_event_ids(parse_search_params({}), reader=reader(), batch=3))
+        batches = list(index.iter_matches(parse_search_params({}), reader=reader(), batch=3))
         assert all(len(b) <= 3 for b in batches)
-        ids = [str(uuid.UUID(i)) for b in batches for i in b]  # any spelling get_many accepts
+        ids = [str(uuid.UUID(i)) for b in batches for _, i in b]  # any spelling get_many accepts
         assert ids == oldest
+        positions = [p for b in batches for p, _ in b]
+        assert positions == sorted(positions)
+        hinted = corpus.get_many([i for b in batches for _, i in b], positions=positions)
+        assert [e.record["event_id"] for e in hinted] == ids  # the store may read by the positions
+        for n in (2, 3, 7):  # parts for n workers: in order, together every match once
+            parts = [[m for b in index.iter_matches(parse_search_params({}), reader=reader(), part=(k, n)) for m in b]
+                     for k in range(n)]
+            assert [p for part in parts for p, _ in part] == positions
+        with pytest.raises(ValueError):
+            list(index.iter_matches(parse_search_params({}), reader=reader(), part=(2, 2)))
         acme_only = reader(PolicySpec(effect="allow", actions=["search"],
                                       conditions=[{"attr": "tenant", "op": "eq", "value": "acme"}]))
         fraud = [str(uuid.UUID(i))
-                 for b in index.iter_event_ids(parse_search_params({"q": "fraud"}), reader=acme_only) for i in b]
+                 for b in index.iter_matches(parse_search_params({"q": "fraud"}), reader=acme_only) for _, i in b]
         assert fraud and fraud == self.search(index, acme_only, q="fraud", sort="oldest").event_ids
 
     def test_indexing_twice_changes_nothing(self, index, corpus):
