@@ -29,7 +29,6 @@ without it these tests skip, or fail under ``CI``.
 import json
 import os
 import re
-import secrets
 import socket
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from tests.own_database import manage, portal_env
 
 # Playwright's sync API keeps an event loop set as running in the test thread,
 # which Django's async-unsafe check would take for an async context.
@@ -133,16 +134,7 @@ class PortalServer:
 
     def manage(self, *args: str, timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess:
         """Run ``manage.py ARGS`` against the server's database; raises when it fails."""
-        result = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=REPO, env=self.env, capture_output=True, text=True, timeout=timeout,
-        )
-        if result.returncode != 0:
-            raise AssertionError(
-                f"manage.py {' '.join(args)} exited {result.returncode}\n"
-                f"--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
-            )
-        return result
+        return manage(self.env, *args, timeout=timeout)
 
     def log(self, offset: int = 0) -> str:
         """What the server wrote to stderr (requests, errors), from byte ``offset``."""
@@ -193,29 +185,6 @@ class PortalServer:
             self.process.wait()
 
 
-def _server_env(var_dir: Path) -> dict:
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        # Nothing of the test run's own configuration leaks into the server.
-        if not name.startswith(("DJANGO_", "AUDIT_", "OPENSEARCH_", "PORTAL_", "SEARCH_"))
-        and name not in ("DATABASE_URL", "TEST_POSTGRES_URL")
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="portal.settings",
-        DJANGO_ENV="local",
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        AUDIT_VAR_DIR=str(var_dir),
-        DATABASE_URL=f"sqlite:///{var_dir / 'portal.sqlite3'}",
-        SEARCH_BACKEND="sql",
-        PORTAL_REQUIRE_TOTP="false",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 _SERVER_STARTED_IN = pytest.StashKey[float]()
 
 
@@ -235,7 +204,7 @@ def portal_server(request, tmp_path_factory, chromium_executable):
     server = PortalServer(
         url=f"http://127.0.0.1:{_free_port()}",
         var_dir=var_dir,
-        env=_server_env(var_dir),
+        env=portal_env(var_dir),
         log_path=var_dir / "server.log",
     )
     try:
