@@ -284,6 +284,10 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 REPORT_RUNNER = os.environ.get("REPORT_RUNNER", "thread")  # thread | worker
 REPORT_RETENTION_DAYS = _positive_int("REPORT_RETENTION_DAYS", 30)
+# Processes that write one big CSV export together, each a part of the log (one CPU each),
+# forked by a single-threaded generator (run_report_worker, a Lambda); the thread runner
+# writes alone. 1: always alone. Default: up to 2 of the CPUs this process may use.
+REPORT_WORKERS = _positive_int("REPORT_WORKERS", min(2, len(os.sched_getaffinity(0))))
 _reports_bucket = os.environ.get("REPORTS_S3_BUCKET", "")
 if _reports_bucket:
     _object_parameters = {"ServerSideEncryption": "aws:kms"}

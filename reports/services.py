@@ -1,9 +1,15 @@
 """Requesting, generating, expiring and scheduling reports (the writes)."""
 
 import calendar
+import gc
 import hashlib
+import io
 import logging
+import multiprocessing
+import multiprocessing.connection
+import os
 import tempfile
+import threading
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
@@ -11,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files import File
 from django.core.files.storage import storages
 from django.core.mail import send_mail
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from portal.access.audit import record_access
@@ -101,12 +107,16 @@ def report_generate(*, job_id) -> ReportJob | None:
     return job
 
 
-def _generate(job: ReportJob) -> None:
+def _lean_connection() -> None:
     if connection.vendor == "sqlite":
         # A report reads once, front to back: the 64 MB page cache that serves the portal's
         # repeated reads would only hold the memory of pages never read again.
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA cache_size=-8192")
+
+
+def _generate(job: ReportJob) -> None:
+    _lean_connection()
     kind = report_type(job.type)
     params = kind.validate(job.params)
     reader = ExportReader(job.requested_by)
@@ -116,21 +126,34 @@ def _generate(job: ReportJob) -> None:
                       scope=reader.scope(), columns=list(kind.columns))
     expected = kind.estimate(params, reader)
     rows, evidence = 0, writer_class.wants_evidence
-    with tempfile.TemporaryFile() as spool:
-        writer = writer_class(spool, meta)
-        for row, event in kind.rows(params, reader):
-            writer.write_row(row, reader.evidence(event) if evidence and event is not None else None)
-            rows += 1
-            if rows % PROGRESS_EVERY == 0:
-                progress = min(99, rows * 100 // expected) if expected else 0
-                ReportJob.objects.filter(pk=job.pk).update(rows=rows, progress=progress)
-        writer.close(row_count=rows)
-        size = spool.tell()
-        # The file's digest goes into the hash-chained access audit: it anchors the download.
-        spool.seek(0)
-        digest = hashlib.file_digest(spool, "sha256").hexdigest()
-        spool.seek(0)
-        name = reports_storage().save(f"{job.pk}.{writer_class.extension}", File(spool))
+    # Rows are garbage the moment they are written: collections need not keep
+    # scanning the objects of Django and the app that were there before.
+    gc.freeze()
+    try:
+        workers = settings.REPORT_WORKERS
+        name = f"{job.pk}.{writer_class.extension}"
+        # Parts for big results only (more than the search counts exactly), and only from a
+        # single-threaded process (see _write_in_parts).
+        if (workers > 1 and kind.parallel and writer_class.concatenable and expected is None
+                and threading.active_count() == 1):
+            rows, size, digest, name = _write_in_parts(job, writer_class, meta, name, workers, expected)
+        else:
+            with tempfile.TemporaryFile() as spool:
+                writer = writer_class(spool, meta)
+                for row, event in kind.rows(params, reader):
+                    writer.write_row(row, reader.evidence(event) if evidence and event is not None else None)
+                    rows += 1
+                    if rows % PROGRESS_EVERY == 0:
+                        _progress(job, rows, expected)
+                writer.close(row_count=rows)
+                size = spool.tell()
+                # The file's digest goes into the hash-chained access audit: it anchors the download.
+                spool.seek(0)
+                digest = hashlib.file_digest(spool, "sha256").hexdigest()
+                spool.seek(0)
+                name = reports_storage().save(name, File(spool))
+    finally:
+        gc.unfreeze()
     finished = timezone.now()
     job.status, job.rows, job.size, job.file_name, job.progress = ReportJob.DONE, rows, size, name, 100
     job.scope, job.finished_at = meta.scope, finished
@@ -139,6 +162,117 @@ def _generate(job: ReportJob) -> None:
     reader.audit("ReportGenerated", target=report_target(job),
                  details={"type": job.type, "format": job.format, "rows": rows, "bytes": size,
                           "sha256": digest})
+
+
+def _progress(job: ReportJob, rows: int, expected: int | None) -> None:
+    progress = min(99, rows * 100 // expected) if expected else 0
+    ReportJob.objects.filter(pk=job.pk).update(rows=rows, progress=progress)
+
+
+def _write_in_parts(job, writer_class, meta, name: str, workers: int, expected) -> tuple[int, int, str, str]:
+    """Rows written by ``workers`` processes, each over one contiguous part of the log,
+    then stored after the header in one pass that also hashes them: one CPU each, one
+    file. Returns rows, size, SHA-256 and the stored name.
+
+    The workers are forked (so they share the parent's memory until they write to it),
+    which is why only a single-threaded process (the report worker, a Lambda) splits a
+    report: a fork copies other threads' locks mid-use.
+    """
+    header = io.BytesIO()
+    writer_class(header, meta).close(row_count=0)
+    context = multiprocessing.get_context("fork")
+    connections.close_all()  # a database connection is never carried across a fork
+    with tempfile.TemporaryDirectory(prefix="report-") as folder:
+        parts = []
+        try:
+            for k in range(workers):
+                receive, send = context.Pipe(duplex=False)
+                path = os.path.join(folder, f"part-{k}")
+                process = context.Process(target=_write_part, args=(str(job.pk), path, (k, workers), send),
+                                          name=f"report-{job.pk}-{k}", daemon=True)
+                process.start()
+                send.close()  # the worker holds the writing end: its exit closes the pipe
+                parts.append((process, receive, path))
+            counts, finished = [0] * workers, set()
+            while len(finished) < workers:
+                for conn in multiprocessing.connection.wait([r for _, r, _ in parts if r not in finished]):
+                    k = next(i for i, (_, r, _) in enumerate(parts) if r is conn)
+                    try:
+                        what, value = conn.recv()
+                    except EOFError:
+                        what, value = "error", f"the worker of part {k + 1} stopped before it finished"
+                    if what == "error":
+                        raise RuntimeError(f"report {job.pk}: {value}")
+                    counts[k] = value
+                    if what == "done":
+                        finished.add(conn)
+                    _progress(job, sum(counts), expected)
+        finally:
+            for process, receive, _ in parts:
+                if process.is_alive() and receive not in finished:
+                    process.terminate()  # another part failed: stop this one too
+                process.join()
+                receive.close()
+        files = [header]
+        try:
+            files += [open(path, "rb") for _, _, path in parts]
+            joined = _Joined(files)
+            header.seek(0)
+            name = reports_storage().save(name, File(joined, name=name))
+        finally:
+            for file in files:
+                file.close()
+    return sum(counts), joined.size, joined.sha256.hexdigest(), name
+
+
+class _Joined(io.RawIOBase):
+    """Files read one after the other as one, hashed and counted on the way."""
+
+    def __init__(self, files):
+        self.files, self.sha256, self.size = list(files), hashlib.sha256(), 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer) -> int:
+        while self.files:
+            count = self.files[0].readinto(buffer)
+            if count:
+                self.sha256.update(memoryview(buffer)[:count])
+                self.size += count
+                return count
+            self.files.pop(0)
+        return 0
+
+
+def _write_part(job_id: str, path: str, part: tuple[int, int], conn) -> None:
+    """In a worker process: the rows of ``part`` of job ``job_id``, headerless, into ``path``.
+    Reports ``("rows", n)`` now and then, then ``("done", n)`` or ``("error", message)``."""
+    try:
+        _lean_connection()
+        job = ReportJob.objects.select_related("requested_by").get(pk=job_id)
+        kind, writer_class = report_type(job.type), writer_for(job.format)
+        params, reader = kind.validate(job.params), ExportReader(job.requested_by)
+        meta = ReportMeta(type_id=kind.id, title=kind.title(params), params=job.params,
+                          requester=f"user:{job.requested_by.get_username()}", generated_at=timezone.now(),
+                          scope=reader.scope(), columns=list(kind.columns))
+        rows = 0
+        gc.freeze()
+        with open(path, "wb") as out:
+            writer = writer_class(out, meta, header=False)
+            for row, _ in kind.rows(params, reader, part=part):
+                writer.write_row(row)
+                rows += 1
+                if rows % PROGRESS_EVERY == 0:
+                    conn.send(("rows", rows))
+            writer.close(row_count=rows)
+        conn.send(("done", rows))
+    except Exception:
+        log.exception("report %s: the worker of part %s failed", job_id, part)
+        conn.send(("error", f"the worker of part {part[0] + 1} of {part[1]} failed (logged for the operators)"))
+    finally:
+        connections.close_all()
+        conn.close()
 
 
 def _fail(job: ReportJob, message: str) -> None:

@@ -33,3 +33,6 @@ if POSTGRES_URL:
 # Reports wait for the worker (tests run it): a thread would not see the
 # test's uncommitted transaction. The thread runner is covered by the browser tests.
 REPORT_RUNNER = "worker"
+# Tests run inside a transaction that forked workers could not see: one process
+# (tests/reports/test_parallel.py runs the workers against a database of its own).
+REPORT_WORKERS = 1

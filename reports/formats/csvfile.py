@@ -4,7 +4,9 @@ import csv
 import io
 
 from .base import ReportWriter
-from .cells import safe_text
+from .cells import FORMULA_TRIGGERS, safe_text
+
+_TRIGGERS = frozenset(FORMULA_TRIGGERS)
 
 __all__ = ["CsvWriter"]
 
@@ -15,16 +17,22 @@ class CsvWriter(ReportWriter):
     extension = "csv"
     content_type = "text/csv; charset=utf-8"
 
-    def __init__(self, fileobj, meta):
-        super().__init__(fileobj, meta)
-        fileobj.write(BOM)
+    concatenable = True
+
+    def __init__(self, fileobj, meta, *, header=True):
+        super().__init__(fileobj, meta, header=header)
+        if header:
+            fileobj.write(BOM)
         # newline="" hands the csv module's own "\r\n" line ends through untouched.
         self._text = io.TextIOWrapper(fileobj, encoding="utf-8", newline="")
         self._csv = csv.writer(self._text, lineterminator="\r\n")
-        self._csv.writerow([safe_text(name) for name in meta.columns])
+        if header:
+            self._csv.writerow([safe_text(name) for name in meta.columns])
 
     def write_row(self, row, evidence=None):
-        self._csv.writerow([safe_text(row.get(name)) for name in self.meta.columns])
+        # Most cells are text that starts harmlessly: test that inline, call safe_text for the rest.
+        self._csv.writerow([value if value.__class__ is str and value[:1] not in _TRIGGERS else safe_text(value)
+                            for value in map(row.get, self.meta.columns)])
 
     def close(self, *, row_count):
         self._text.flush()

@@ -13,6 +13,7 @@ class SearchedEvents(ReportType):
     """A report of the events a search finds, one row each, oldest first."""
 
     columns = EVENT_COLUMNS
+    parallel = True
 
     @abstractmethod
     def query(self, params) -> SearchQuery:
@@ -21,8 +22,8 @@ class SearchedEvents(ReportType):
     def estimate(self, params, reader):
         return first_page_total(self.query(params), reader)
 
-    def rows(self, params, reader):
-        for event in searched_events(self.query(params), reader):
+    def rows(self, params, reader, part=(0, 1)):
+        for event in searched_events(self.query(params), reader, part=part):
             yield event_row(visible(reader, event)), event
 
 

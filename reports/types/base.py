@@ -83,6 +83,10 @@ class ReportType(ABC):
     def title(self, params) -> str:
         """A line naming the report and what it covers."""
 
+    #: whether ``rows`` takes ``part=(k, n)``: n workers then make the report together,
+    #: each the rows of the k-th of n contiguous parts of the log, in order
+    parallel: ClassVar[bool] = False
+
     @abstractmethod
     def rows(self, params, reader) -> Iterator[Row]:
         """The rows, in order, each with the event it shows (or ``None``)."""
