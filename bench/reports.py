@@ -8,7 +8,9 @@ demo users imported). Each format is generated in a child process of its
 own, through the real service (``report_generate``: the requester's access
 policies, masking, the writer, Django's storage), so the child's peak RSS
 (``ru_maxrss``) is the report's memory. Prints rows, seconds, rows/s, file
-size and peak RSS per format, and the command.
+size, the peak RSS of the generating process and of its largest worker
+(REPORT_WORKERS), and the peak proportional set size of them all (sampled every
+50 ms from /proc: shared pages counted once), per format, and the command.
 """
 
 import argparse
@@ -40,8 +42,43 @@ def child(args) -> None:
     elapsed = time.perf_counter() - started
     assert job.status == ReportJob.DONE, job.error
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    workers_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(json.dumps({"format": args.child, "rows": job.rows, "seconds": elapsed, "bytes": job.size,
-                      "peak_rss_mb": peak_mb}))
+                      "peak_rss_mb": peak_mb, "workers_rss_mb": workers_mb}))
+
+
+def watch_memory(process) -> float:
+    """The peak, while ``process`` runs, of the proportional set size (MB) of it and its
+    descendants (REPORT_WORKERS): shared pages counted once, unlike a sum of RSS."""
+    peak = 0.0
+    while process.poll() is None:
+        pids, total = tree(process.pid), 0.0
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/smaps_rollup") as rollup:
+                    total += next(int(line.split()[1]) for line in rollup if line.startswith("Pss:")) / 1024
+            except (OSError, StopIteration):
+                pass  # gone meanwhile
+        peak = max(peak, total)
+        time.sleep(0.05)
+    return peak
+
+
+def tree(root: int) -> list[int]:
+    """``root`` and its descendants, from /proc."""
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, frontier = [root], [root]
+    while frontier:
+        frontier = [pid for pid, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
 
 
 def main() -> None:
@@ -57,15 +94,18 @@ def main() -> None:
         return child(args)
     print(f"data set: {args.workdir}; report {args.type} {args.params} as {args.user}; 2-core machine, noisy")
     for fmt in args.formats.split(","):
-        out = subprocess.run([sys.executable, __file__, "--workdir", args.workdir, "--user", args.user,
-                              "--type", args.type, "--params", args.params, "--child", fmt],
-                             capture_output=True, text=True, cwd=ROOT)
-        if out.returncode:
-            sys.exit(f"{fmt} failed:\n{out.stderr[-3000:]}")
-        result = json.loads(out.stdout.strip().splitlines()[-1])
+        child_process = subprocess.Popen([sys.executable, __file__, "--workdir", args.workdir, "--user", args.user,
+                                          "--type", args.type, "--params", args.params, "--child", fmt],
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        peak = watch_memory(child_process)
+        stdout, stderr = child_process.communicate()
+        if child_process.returncode:
+            sys.exit(f"{fmt} failed:\n{stderr[-3000:]}")
+        result = json.loads(stdout.strip().splitlines()[-1])
         print(f"{fmt:<7} {result['rows']:>10,} rows in {result['seconds']:7.1f} s = "
               f"{result['rows'] / result['seconds']:>9,.0f} rows/s; file {result['bytes'] / 1e6:8.1f} MB; "
-              f"peak RSS {result['peak_rss_mb']:6.0f} MB")
+              f"peak RSS {result['peak_rss_mb']:4.0f} MB (generator), {result['workers_rss_mb']:4.0f} MB "
+              f"(largest worker); peak PSS of all {peak:4.0f} MB")
     print("command: .venv/bin/python bench/reports.py " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
 
 
