@@ -32,6 +32,13 @@ def _flag(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name}={value!r}: use true or false")
 
 
+def _positive_int(name: str, default: int) -> int:
+    value = os.environ.get(name) or str(default)
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise ImproperlyConfigured(f"{name}={value!r}: use a whole number of at least 1")
+    return int(value)
+
+
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name) or default
     if value not in choices:
@@ -83,7 +90,7 @@ OPENSEARCH_URL = os.environ.get("OPENSEARCH_URL", "")
 # The SQL index counts a search's matches exactly up to here ("10,000+" beyond) and draws
 # its facets and histogram from that many newest matches (OpenSearch: from every match).
 # Lower it on a small machine: a first page reads that many rows.
-SEARCH_SQL_COUNT_LIMIT = int(os.environ.get("SEARCH_SQL_COUNT_LIMIT", "10000"))
+SEARCH_SQL_COUNT_LIMIT = _positive_int("SEARCH_SQL_COUNT_LIMIT", 10_000)
 if SEARCH_BACKEND == "opensearch" and not OPENSEARCH_URL:
     raise ImproperlyConfigured("SEARCH_BACKEND=opensearch needs OPENSEARCH_URL (e.g. http://127.0.0.1:9200)")
 OPENSEARCH_AWS_REGION = os.environ.get("OPENSEARCH_AWS_REGION", "")  # set: sign requests (SigV4)
@@ -244,13 +251,6 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 
-def _positive_int(name: str, default: int) -> int:
-    value = os.environ.get(name) or str(default)
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
-        raise ImproperlyConfigured(f"{name}={value!r}: use a whole number of at least 1")
-    return int(value)
-
-
 AXES_FAILURE_LIMIT = _positive_int("AUDIT_LOCKOUT_FAILURES", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=_positive_int("AUDIT_LOCKOUT_MINUTES", 15))
 # Per username and address together: a guesser cannot lock the real user out
@@ -287,7 +287,8 @@ REPORT_RETENTION_DAYS = _positive_int("REPORT_RETENTION_DAYS", 30)
 # Processes that write one big CSV export together, each a part of the log (one CPU each),
 # forked by a single-threaded generator (run_report_worker, a Lambda); the thread runner
 # writes alone. 1: always alone. Default: up to 2 of the CPUs this process may use.
-REPORT_WORKERS = _positive_int("REPORT_WORKERS", min(2, len(os.sched_getaffinity(0))))
+REPORT_WORKERS = _positive_int("REPORT_WORKERS", min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                                     else os.cpu_count() or 1))
 _reports_bucket = os.environ.get("REPORTS_S3_BUCKET", "")
 if _reports_bucket:
     _object_parameters = {"ServerSideEncryption": "aws:kms"}

@@ -50,6 +50,12 @@ class ExportReader(Reader):
     def pii_filter_for(self, action: str, dialect: str = "sql"):
         return self.inner.pii_filter_for(action, dialect)
 
+    def tenant_scope(self, action: str) -> list[str] | None:
+        export, read = self.inner.tenant_scope(EXPORT), self.inner.tenant_scope(action)
+        if export is None or read is None:
+            return read if export is None else export
+        return sorted(set(export) & set(read))
+
     def render(self, event: StoredEvent) -> str:
         return self.inner.render(event)
 

@@ -20,6 +20,9 @@ from django.core.mail import send_mail
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from audit_events.search import get_search_index
+from audit_events.search.base import part_bounds
+from audit_events.store import get_event_store
 from portal.access.audit import record_access
 from portal.access.engine import compile_policies
 
@@ -126,17 +129,24 @@ def _generate(job: ReportJob) -> None:
                       scope=reader.scope(), columns=list(kind.columns))
     expected = kind.estimate(params, reader)
     rows, evidence = 0, writer_class.wants_evidence
-    # Rows are garbage the moment they are written: collections need not keep
-    # scanning the objects of Django and the app that were there before.
+    # Rows are garbage the moment they are written, freed by reference counting; they
+    # hold no cycles. Collections need not keep scanning the objects that were there
+    # before (freeze), and a single-threaded generator (the report worker, a Lambda)
+    # skips them until the report is written: one every few dozen rows cost a third
+    # of the time. A web process's other threads keep theirs.
     gc.freeze()
+    collecting = gc.isenabled()
+    if threading.active_count() == 1:
+        gc.disable()
     try:
         workers = settings.REPORT_WORKERS
         name = f"{job.pk}.{writer_class.extension}"
         # Parts for big results only (more than the search counts exactly), and only from a
         # single-threaded process (see _write_in_parts).
         if (workers > 1 and kind.parallel and writer_class.concatenable and expected is None
-                and threading.active_count() == 1):
-            rows, size, digest, name = _write_in_parts(job, writer_class, meta, name, workers, expected)
+                and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()):
+            rows, size, digest, name = _write_in_parts(job, kind, params, reader, writer_class, meta, name,
+                                                       workers, expected)
         else:
             with tempfile.TemporaryFile() as spool:
                 writer = writer_class(spool, meta)
@@ -154,6 +164,8 @@ def _generate(job: ReportJob) -> None:
                 name = reports_storage().save(name, File(spool))
     finally:
         gc.unfreeze()
+        if collecting:
+            gc.enable()
     finished = timezone.now()
     job.status, job.rows, job.size, job.file_name, job.progress = ReportJob.DONE, rows, size, name, 100
     job.scope, job.finished_at = meta.scope, finished
@@ -169,31 +181,38 @@ def _progress(job: ReportJob, rows: int, expected: int | None) -> None:
     ReportJob.objects.filter(pk=job.pk).update(rows=rows, progress=progress)
 
 
-def _write_in_parts(job, writer_class, meta, name: str, workers: int, expected) -> tuple[int, int, str, str]:
-    """Rows written by ``workers`` processes, each over one contiguous part of the log,
+def _write_in_parts(job, kind, params, reader, writer_class, meta, name: str, workers: int,
+                    expected) -> tuple[int, int, str, str]:
+    """Rows written by ``workers`` processes, each over one contiguous span of the log,
     then stored after the header in one pass that also hashes them: one CPU each, one
     file. Returns rows, size, SHA-256 and the stored name.
 
-    The workers are forked (so they share the parent's memory until they write to it),
-    which is why only a single-threaded process (the report worker, a Lambda) splits a
-    report: a fork copies other threads' locks mid-use.
+    The spans are fixed here, once, so that events appended meanwhile cannot fall
+    between two of them, and every worker judges with this process's reader (its
+    policies as read at the start). The workers are forked (so they share this
+    process's memory until they write to it), which is why only a single-threaded
+    process (the report worker, a Lambda) splits a report: a fork copies other
+    threads' locks mid-use.
     """
     header = io.BytesIO()
     writer_class(header, meta).close(row_count=0)
+    last = get_search_index().last_position()
+    spans = [part_bounds(last, (k, workers)) for k in range(workers)]
     context = multiprocessing.get_context("fork")
     connections.close_all()  # a database connection is never carried across a fork
+    parent = os.getpid()
     with tempfile.TemporaryDirectory(prefix="report-") as folder:
-        parts = []
+        parts, counts, finished = [], [0] * workers, set()
         try:
-            for k in range(workers):
+            for k, span in enumerate(spans):
                 receive, send = context.Pipe(duplex=False)
                 path = os.path.join(folder, f"part-{k}")
-                process = context.Process(target=_write_part, args=(str(job.pk), path, (k, workers), send),
-                                          name=f"report-{job.pk}-{k}", daemon=True)
+                process = context.Process(
+                    target=_write_part, name=f"report-{job.pk}-{k}", daemon=True,
+                    args=(kind, params, reader, writer_class, meta, path, span, send, parent))
+                parts.append((process, receive, path))
                 process.start()
                 send.close()  # the worker holds the writing end: its exit closes the pipe
-                parts.append((process, receive, path))
-            counts, finished = [0] * workers, set()
             while len(finished) < workers:
                 for conn in multiprocessing.connection.wait([r for _, r, _ in parts if r not in finished]):
                     k = next(i for i, (_, r, _) in enumerate(parts) if r is conn)
@@ -211,7 +230,8 @@ def _write_in_parts(job, writer_class, meta, name: str, workers: int, expected) 
             for process, receive, _ in parts:
                 if process.is_alive() and receive not in finished:
                     process.terminate()  # another part failed: stop this one too
-                process.join()
+                if process.pid is not None:
+                    process.join()
                 receive.close()
         files = [header]
         try:
@@ -223,6 +243,37 @@ def _write_in_parts(job, writer_class, meta, name: str, workers: int, expected) 
             for file in files:
                 file.close()
     return sum(counts), joined.size, joined.sha256.hexdigest(), name
+
+
+def _write_part(kind, params, reader, writer_class, meta, path: str, span: tuple[int, int], conn,
+                parent: int) -> None:
+    """In a forked worker: the rows of ``span``, headerless, into ``path``. Reports
+    ``("rows", n)`` now and then, then ``("done", n)`` or ``("error", message)``."""
+    try:
+        # The parent's cached adapters hold its connections (OpenSearch's HTTP pool):
+        # this process makes its own.
+        get_search_index.cache_clear()
+        get_event_store.cache_clear()
+        _lean_connection()
+        gc.disable()  # as in _generate; this process ends with its part
+        rows = 0
+        with open(path, "wb") as out:
+            writer = writer_class(out, meta, header=False)
+            for row, _ in kind.rows(params, reader, span=span):
+                writer.write_row(row)
+                rows += 1
+                if rows % PROGRESS_EVERY == 0:
+                    if os.getppid() != parent:
+                        os._exit(1)  # the generator is gone (killed): nobody will read this part
+                    conn.send(("rows", rows))
+            writer.close(row_count=rows)
+        conn.send(("done", rows))
+    except Exception:
+        log.exception("report: the worker of span %s failed", span)
+        conn.send(("error", f"the worker of positions {span[0] + 1}-{span[1]} failed (logged for the operators)"))
+    finally:
+        connections.close_all()
+        conn.close()
 
 
 class _Joined(io.RawIOBase):
@@ -243,36 +294,6 @@ class _Joined(io.RawIOBase):
                 return count
             self.files.pop(0)
         return 0
-
-
-def _write_part(job_id: str, path: str, part: tuple[int, int], conn) -> None:
-    """In a worker process: the rows of ``part`` of job ``job_id``, headerless, into ``path``.
-    Reports ``("rows", n)`` now and then, then ``("done", n)`` or ``("error", message)``."""
-    try:
-        _lean_connection()
-        job = ReportJob.objects.select_related("requested_by").get(pk=job_id)
-        kind, writer_class = report_type(job.type), writer_for(job.format)
-        params, reader = kind.validate(job.params), ExportReader(job.requested_by)
-        meta = ReportMeta(type_id=kind.id, title=kind.title(params), params=job.params,
-                          requester=f"user:{job.requested_by.get_username()}", generated_at=timezone.now(),
-                          scope=reader.scope(), columns=list(kind.columns))
-        rows = 0
-        gc.freeze()
-        with open(path, "wb") as out:
-            writer = writer_class(out, meta, header=False)
-            for row, _ in kind.rows(params, reader, part=part):
-                writer.write_row(row)
-                rows += 1
-                if rows % PROGRESS_EVERY == 0:
-                    conn.send(("rows", rows))
-            writer.close(row_count=rows)
-        conn.send(("done", rows))
-    except Exception:
-        log.exception("report %s: the worker of part %s failed", job_id, part)
-        conn.send(("error", f"the worker of part {part[0] + 1} of {part[1]} failed (logged for the operators)"))
-    finally:
-        connections.close_all()
-        conn.close()
 
 
 def _fail(job: ReportJob, message: str) -> None:

@@ -59,17 +59,21 @@ class SearchIndex(ABC):
 
     @abstractmethod
     def iter_matches(self, query: SearchQuery, *, reader: Reader, batch: int = 2000,
-                     part: tuple[int, int] = (0, 1)) -> Iterator[list[tuple[int, str]]]:
+                     span: tuple[int, int] | None = None) -> Iterator[list[tuple[int, str]]]:
         """Every match as ``(position, event_id)``, oldest first, in batches of at most
         ``batch``: what an export reads (no totals, facets or page cap).
 
-        ``part=(k, n)``: only the matches in the k-th of n equal, contiguous position
-        ranges, so that n workers export one result together, in order.
+        ``span=(after, upto)``: only matches with after < position <= upto, so that
+        several workers can export one result together, each a contiguous part.
         """
+
+    @abstractmethod
+    def last_position(self) -> int:
+        """The highest position indexed (0 when empty): where the parts of an export end."""
 
 
 def part_bounds(last: int, part: tuple[int, int]) -> tuple[int, int]:
-    """The positions ``(after, upto]`` of part ``(k, n)`` of ``(0, last]``."""
+    """The span ``(after, upto]`` of part ``(k, n)`` of ``(0, last]``."""
     k, n = part
     if not 0 <= k < n:
         raise ValueError(f"part {part!r}: need 0 <= k < n")

@@ -18,7 +18,7 @@ from opensearchpy.helpers import bulk
 
 from ..readers import Reader
 from ..store import StoredEvent
-from .base import TOTAL_LIMIT, SearchIndex, SearchResult, part_bounds
+from .base import TOTAL_LIMIT, SearchIndex, SearchResult
 from .documents import document_for
 from .query import FACETS, SearchQuery, decode_cursor, encode_cursor, histogram_interval
 
@@ -254,15 +254,19 @@ class OpenSearchIndex(SearchIndex):
             }
         return result
 
-    def iter_matches(self, query: SearchQuery, *, reader: Reader, batch: int = 2000, part=(0, 1)):
+    def last_position(self) -> int:
+        if not self.client.indices.exists_alias(name=self.alias):
+            return 0
+        last = self.client.search(index=self.alias, body={"size": 0, "track_total_hits": False, "aggs": {
+            "last": {"max": {"field": "position"}}}})["aggregations"]["last"]["value"]
+        return int(last or 0)
+
+    def iter_matches(self, query: SearchQuery, *, reader: Reader, batch: int = 2000, span=None):
         if not self.client.indices.exists_alias(name=self.alias):
             return
         body_query, _ = self._query(query, reader)
-        if part != (0, 1):
-            last = self.client.search(index=self.alias, body={"size": 0, "track_total_hits": False, "aggs": {
-                "last": {"max": {"field": "position"}}}})["aggregations"]["last"]["value"] or 0
-            low, high = part_bounds(int(last), part)
-            body_query = {"bool": {"filter": [body_query, {"range": {"position": {"gt": low, "lte": high}}}]}}
+        if span is not None:
+            body_query = {"bool": {"filter": [body_query, {"range": {"position": {"gt": span[0], "lte": span[1]}}}]}}
         after = None
         while True:  # search_after on position: a keyset read, no deep-paging window
             body = {"size": batch, "query": body_query, "sort": [{"position": "asc"}],

@@ -18,7 +18,7 @@ from django.db.models.expressions import RawSQL
 from ..models import SearchDocument
 from ..readers import Reader
 from ..store import StoredEvent
-from .base import SearchIndex, SearchResult, part_bounds
+from .base import SearchIndex, SearchResult
 from .documents import document_for
 from .tags import DAY_PREFIXES, day_tokens, value_token
 from .query import FACETS, SearchQuery, decode_cursor, encode_cursor, histogram_interval
@@ -191,9 +191,12 @@ class SQLSearchIndex(SearchIndex):
             count_limit=limit,
         )
 
-    def iter_matches(self, query: SearchQuery, *, reader: Reader, batch: int = 2000, part=(0, 1)):
+    def last_position(self) -> int:
+        return self._docs().aggregate(last=Max("position"))["last"] or 0
+
+    def iter_matches(self, query: SearchQuery, *, reader: Reader, batch: int = 2000, span=None):
         docs, _, match = self._matching(query, reader)
-        after, upto = part_bounds(self._docs().aggregate(last=Max("position"))["last"] or 0, part)
+        after, upto = span if span is not None else (0, self.last_position())
         # Windows of positions, not "the next N after": with a tenant filter the planner
         # would otherwise walk the tenant index and sort it for every batch.
         for start in range(after, upto, batch * 10):

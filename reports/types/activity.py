@@ -22,8 +22,8 @@ class SearchedEvents(ReportType):
     def estimate(self, params, reader):
         return first_page_total(self.query(params), reader)
 
-    def rows(self, params, reader, part=(0, 1)):
-        for event in searched_events(self.query(params), reader, part=part):
+    def rows(self, params, reader, span=None):
+        for event in searched_events(self.query(params), reader, span=span):
             yield event_row(visible(reader, event)), event
 
 

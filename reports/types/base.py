@@ -83,8 +83,8 @@ class ReportType(ABC):
     def title(self, params) -> str:
         """A line naming the report and what it covers."""
 
-    #: whether ``rows`` takes ``part=(k, n)``: n workers then make the report together,
-    #: each the rows of the k-th of n contiguous parts of the log, in order
+    #: whether ``rows`` takes ``span=(after, upto)`` (positions of the log): several
+    #: workers then make the report together, each the rows of one contiguous span
     parallel: ClassVar[bool] = False
 
     @abstractmethod

@@ -28,15 +28,15 @@ def event_row(record: dict) -> dict:
     }
 
 
-def searched_events(query: SearchQuery, reader, part=(0, 1)) -> Iterator[StoredEvent]:
-    """Every event the search finds for the reader (in ``part`` of the log), oldest
-    first, in big batches.
+def searched_events(query: SearchQuery, reader, span=None) -> Iterator[StoredEvent]:
+    """Every event the search finds for the reader (within ``span`` of the log's
+    positions), oldest first, in big batches.
 
     The index's query already holds the reader's access filter; each event is
     judged again only for a reader holding break-glass, so emergency reads are flagged.
     """
     store, judge = get_event_store(), getattr(reader, "holds_break_glass", True)
-    for matches in get_search_index().iter_matches(query, reader=reader, part=part):
+    for matches in get_search_index().iter_matches(query, reader=reader, span=span):
         for event in store.get_many([i for _, i in matches], positions=[p for p, _ in matches]):
             if not judge or reader.may_read("search", event):
                 yield event

@@ -104,3 +104,18 @@ def test_monthly_schedules_keep_their_day_of_the_month(due, expected):
     start = datetime.fromisoformat(due).replace(hour=6, tzinfo=timezone.utc)
     got = [_advance("monthly", start, start + timedelta(days=1) + timedelta(days=31 * n)) for n in range(3)]
     assert [d.date().isoformat() for d in got] == expected
+
+
+def test_an_exporters_tenant_scope_is_what_both_export_and_read_reach(exporter):
+    # The search index narrows candidates by it: it must hold every tenant the export may
+    # contain (export_report and the read action), and need not hold more.
+    from reports.readers import ExportReader
+
+    reads_two = {"effect": "allow", "actions": ["search"],
+                 "conditions": [{"attr": "tenant", "op": "in", "value": ["acme", "globex"]}]}
+    exports_one = {"effect": "allow", "actions": ["export_report"],
+                   "conditions": [{"attr": "tenant", "op": "eq", "value": "acme"}]}
+    exports_any = {"effect": "allow", "actions": ["export_report"], "conditions": []}
+    assert ExportReader(exporter("one", policies=[reads_two, exports_one])).tenant_scope("search") == ["acme"]
+    assert ExportReader(exporter("any", policies=[reads_two, exports_any])).tenant_scope("search") == [
+        "acme", "globex"]

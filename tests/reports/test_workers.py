@@ -21,13 +21,13 @@ from reports.types.activity import SearchedEvents
 
 parts = []
 real = services._write_in_parts
-services._write_in_parts = lambda *args: parts.append(args[4]) or real(*args)
+services._write_in_parts = lambda *args: parts.append(args[7]) or real(*args)
 if {fail}:
     rows = SearchedEvents.rows
-    def failing(self, params, reader, part=(0, 1)):
-        if part[0] == 1:
+    def failing(self, params, reader, span=None):
+        if span and span[0] > 0:
             raise OSError("disk full")
-        yield from rows(self, params, reader, part=part)
+        yield from rows(self, params, reader, span=span)
     SearchedEvents.rows = failing
 user = get_user_model().objects.get(username="compliance")
 job = report_generate(job_id=report_request(requested_by=user, type="search_export", format="csv", params={{}}).pk)

@@ -11,6 +11,7 @@ import pytest
 
 from audit_events.readers import Reader
 from audit_events.search import parse_search_params
+from audit_events.search.base import part_bounds
 from portal.access.engine import decide, event_attributes, opensearch_filter, q_filter, tenant_scope
 from portal.access.policy import PolicySpec, Subject
 from tests.audit_events.store.contracts import event
@@ -179,12 +180,14 @@ class SearchIndexContract:
         assert positions == sorted(positions)
         hinted = corpus.get_many([i for b in batches for _, i in b], positions=positions)
         assert [e.record["event_id"] for e in hinted] == ids  # the store may read by the positions
-        for n in (2, 3, 7):  # parts for n workers: in order, together every match once
-            parts = [[m for b in index.iter_matches(parse_search_params({}), reader=reader(), part=(k, n)) for m in b]
-                     for k in range(n)]
+        last = index.last_position()
+        assert last == positions[-1]
+        for n in (2, 3, 7):  # spans for n workers: in order, together every match once
+            parts = [[m for b in index.iter_matches(parse_search_params({}), reader=reader(),
+                                                    span=part_bounds(last, (k, n))) for m in b] for k in range(n)]
             assert [p for part in parts for p, _ in part] == positions
         with pytest.raises(ValueError):
-            list(index.iter_matches(parse_search_params({}), reader=reader(), part=(2, 2)))
+            part_bounds(last, (2, 2))
         acme_only = reader(PolicySpec(effect="allow", actions=["search"],
                                       conditions=[{"attr": "tenant", "op": "eq", "value": "acme"}]))
         fraud = [str(uuid.UUID(i))
