@@ -1,17 +1,66 @@
-"""Settings read from the environment stop the process with the variable named when bad."""
+"""Settings: safe local defaults; production refuses insecure ones."""
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from tests.own_database import REPO, portal_env
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "DJANGO_ENV": "production",
+    "DJANGO_SECRET_KEY": "p9Vq3xL7zR2mW8nB4cT6yH1jK5sD0fG3aE7uI9oP2lZ4xC6vB8nM1qW3eR5tY7uI",
+    "DJANGO_ALLOWED_HOSTS": "audit.example.com",
+    "DATABASE_URL": "sqlite:////tmp/portal-prod-check.sqlite3",
+}
+
+
+def run_django(args, env_overrides, tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "AUDIT_", "DATABASE_URL"))}
+    env.update({"AUDIT_VAR_DIR": str(tmp_path)}, **env_overrides)
+    env["DJANGO_SETTINGS_MODULE"] = "portal.settings"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+
+
+def test_production_passes_check_deploy(tmp_path):
+    result = run_django(["check", "--deploy", "--fail-level", "WARNING"], PRODUCTION, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"DJANGO_SECRET_KEY": ""}, "DJANGO_SECRET_KEY must be set"),
+        ({"DJANGO_SECRET_KEY": "short"}, "DJANGO_SECRET_KEY must be set"),
+        ({"DJANGO_DEBUG": "true"}, "DJANGO_DEBUG must be off"),
+        ({"DJANGO_ALLOWED_HOSTS": ""}, "DJANGO_ALLOWED_HOSTS must list"),
+        ({"DATABASE_URL": ""}, "DATABASE_URL must be set"),
+        ({"AUDIT_STORE": "cassandra"}, "AUDIT_STORE='cassandra'"),
+        ({"SEARCH_BACKEND": "grep"}, "SEARCH_BACKEND='grep'"),
+        ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG='maybe'"),
+    ],
+)
+def test_production_refuses_insecure_or_unknown_settings(tmp_path, change, message):
+    result = run_django(["check"], {**PRODUCTION, **change}, tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_local_mode_generates_and_keeps_a_secret_key(tmp_path):
+    first = run_django(["shell", "-c", "from django.conf import settings; print(settings.SECRET_KEY)"], {}, tmp_path)
+    second = run_django(["shell", "-c", "from django.conf import settings; print(settings.SECRET_KEY)"], {}, tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout and len(first.stdout.strip()) >= 50
+    assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
+    assert (tmp_path / "portal.sqlite3").parent == tmp_path  # default database under var/
 
 
 @pytest.mark.parametrize("name", ["SEARCH_SQL_COUNT_LIMIT", "REPORT_WORKERS", "REPORT_RETENTION_DAYS"])
 @pytest.mark.parametrize("value", ["0", "-3", "many"])
 def test_a_bad_whole_number_names_the_variable(tmp_path, name, value):
-    result = subprocess.run([sys.executable, "-c", "import portal.settings"], cwd=REPO, capture_output=True,
-                            text=True, env={**portal_env(tmp_path), name: value})
+    result = run_django(["check"], {name: value}, tmp_path)
     assert result.returncode != 0
     assert f"{name}={value!r}: use a whole number of at least 1" in result.stderr
