@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # Migrate, create the demo admin and data on first run, start the projector and
-# the report worker (schedules, expiry) beside the web server, and stop them
-# when the server stops.
+# the report worker (reports, schedules, expiry) beside the web server, and stop
+# them when the server stops. Reports run in the worker, not in a thread of the
+# web server: it writes big CSV exports with REPORT_WORKERS processes.
+run: export REPORT_RUNNER ?= worker
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py bootstrap_demo --events $(DEMO_EVENTS) --port $(PORT)
