@@ -314,10 +314,31 @@ else:
         "OPTIONS": {"location": str(VAR_DIR / "reports"), "directory_permissions_mode": 0o700,
                     "file_permissions_mode": 0o600},
     }
+# Daily archives of the log (export_archive, restore_archive): a directory, or with
+# AUDIT_ARCHIVE_S3_BUCKET the bucket whose Object Lock (compliance mode) keeps them.
+_archive_bucket = os.environ.get("AUDIT_ARCHIVE_S3_BUCKET", "")
+if _archive_bucket:
+    _archive_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": _archive_bucket,
+            "default_acl": None,
+            "object_parameters": {"ServerSideEncryption": "aws:kms"},
+            "file_overwrite": False,
+            "endpoint_url": os.environ.get("AWS_ENDPOINT_URL_S3") or None,
+        },
+    }
+else:
+    _archive_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": os.environ.get("AUDIT_ARCHIVE_DIR") or str(VAR_DIR / "archive"),
+                    "directory_permissions_mode": 0o700, "file_permissions_mode": 0o400},
+    }
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "reports": _reports_storage,
+    "archive": _archive_storage,
 }
 
 # E-mail (scheduled reports, break-glass notices): SMTP when EMAIL_HOST is set,

@@ -10,6 +10,7 @@ from .base import (
     EventConflictError,
     EventStore,
     ExpectedSequenceError,
+    RestoreError,
     StoredEvent,
 )
 
@@ -20,6 +21,7 @@ __all__ = [
     "EventConflictError",
     "EventStore",
     "ExpectedSequenceError",
+    "RestoreError",
     "StoredEvent",
     "get_event_store",
 ]

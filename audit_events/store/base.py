@@ -14,6 +14,7 @@ __all__ = [
     "EventConflictError",
     "EventStore",
     "ExpectedSequenceError",
+    "RestoreError",
     "StoredEvent",
 ]
 
@@ -78,6 +79,10 @@ class AppendConflictError(Exception):
         self.event_id = event_id
 
 
+class RestoreError(Exception):
+    """An archived event that does not continue its chain as stored; nothing was loaded."""
+
+
 class EventConflictError(AppendConflictError):
     """An ``event_id`` that is stored already with other content."""
 
@@ -94,6 +99,16 @@ class EventStore(ABC):
         """Append a batch atomically: all events are stored, or none.
 
         Raises ``AppendConflictError`` naming the first offending event.
+        """
+
+    @abstractmethod
+    def restore(self, events: Sequence[tuple[dict, str]]) -> int:
+        """Load archived events ``(record, hash)`` exactly as they were stored, in the
+        order of the log, all or none; the number loaded.
+
+        Every link is checked against what is stored already (the aggregate's next
+        sequence, its previous hash) and every hash recomputed, so a restored store
+        verifies as the original did. Raises ``RestoreError`` naming the first bad event.
         """
 
     @abstractmethod

@@ -13,12 +13,13 @@ from ..jcs import canonicalize
 from ..models import AggregateHead
 from ..models import StoredEvent as EventRow
 from ..records import build_record, content_of, event_content, stream_key
-from ..schema import EventIn, format_timestamp
+from ..schema import EventIn, format_timestamp, parse_timestamp
 from .base import (
     AppendResult,
     EventConflictError,
     EventStore,
     ExpectedSequenceError,
+    RestoreError,
     StoredEvent,
 )
 
@@ -165,6 +166,61 @@ class SQLEventStore(EventStore):
         self._insert(rows, recorded_at, recorded_text)
         self._save_heads(changed_heads)
         return results
+
+    def restore(self, events: Sequence[tuple[dict, str]]) -> int:
+        if not events:
+            return 0
+        with transaction.atomic(using=self.using):
+            if self.connection.vendor == "postgresql":
+                with self.connection.cursor() as cursor:
+                    cursor.execute(f"LOCK TABLE {EventRow._meta.db_table} IN EXCLUSIVE MODE")
+            keys = [stream_key(r["tenant"], r["aggregate_type"], r["aggregate_id"]) for r, _ in events]
+            heads = self._heads_by_key(list(set(keys)))
+            changed, rows = {}, []
+            for index, ((record, digest), key) in enumerate(zip(events, keys)):
+                last_sequence, last_hash = heads.get(key, (0, GENESIS_HASH))
+                where = f"event {index + 1} ({record.get('event_id')}, {key} #{record.get('sequence')})"
+                if record.get("sequence") != last_sequence + 1 or record.get("prev_hash") != last_hash:
+                    raise RestoreError(f"{where} does not follow #{last_sequence} of its aggregate as stored")
+                canonical = canonicalize(record)
+                if event_hash(last_hash, canonical) != digest:
+                    raise RestoreError(f"{where}: its hash does not match its content")
+                heads[key] = changed[key] = (record["sequence"], digest)
+                rows.append((record, canonical.decode("utf-8"), digest))
+            self._insert_records(rows)
+            self._save_heads(changed)
+        return len(rows)
+
+    def _insert_records(self, rows: list[tuple[dict, str, str]]) -> None:
+        """Rows of whole records, each with its own recorded time (a restore)."""
+        connection = self.connection
+        fields = {f.name: f for f in EventRow._meta.concrete_fields}
+        if connection.vendor == "sqlite":
+            def prep_uuid(text):
+                return text.replace("-", "")
+
+            def prep_time(text):
+                return f"{text[:10]} {text[11:26]}"
+        else:
+            def prep_uuid(text):
+                return fields["event_id"].get_db_prep_save(uuid.UUID(text), connection)
+
+            def prep_time(text):
+                return fields["occurred_at"].get_db_prep_save(parse_timestamp(text), connection)
+
+        params = [
+            (prep_uuid(r["event_id"]), r["tenant"], r["aggregate_type"], r["aggregate_id"], r["sequence"],
+             r["event_type"], prep_time(r["occurred_at"]), prep_time(r["recorded_at"]), r["actor"]["id"],
+             r["actor"]["type"], r["classification"], r.get("trace_id"), text, digest)
+            for r, text, digest in rows
+        ]
+        columns = (
+            "event_id, tenant, aggregate_type, aggregate_id, sequence, event_type, "
+            "occurred_at, recorded_at, actor_id, actor_type, classification, trace_id, record, hash"
+        )
+        types = ("uuid", "text", "text", "text", "bigint", "text", "timestamptz",
+                 "timestamptz", "text", "text", "text", "text", "text", "text")
+        self._insert_rows(f"INSERT INTO {EventRow._meta.db_table} ({columns})", params, types)
 
     def _duplicate(self, index: int, content: dict, record: dict, digest: str) -> AppendResult:
         if canonicalize(content) != canonicalize(content_of(record)):

@@ -168,6 +168,36 @@ class EventStoreContract:
         sparse = [p * 1000 for p in right]
         assert got(positions=sparse) == expected
 
+    def _archived(self, aggregate_id: str, count: int, recorded_at="2026-01-02T03:04:05.000006Z") -> list:
+        """``(record, hash)`` of a chain made elsewhere (as an archive holds it)."""
+        from audit_events.hashing import event_hash
+        from audit_events.records import build_record, event_content
+
+        chain, last = [], GENESIS_HASH
+        for sequence in range(1, count + 1):
+            record = build_record(event_content(event(aggregate_id=aggregate_id), new_id()), sequence=sequence,
+                                  recorded_at=recorded_at, prev_hash=last)
+            last = event_hash(last, canonicalize(record))
+            chain.append((record, last))
+        return chain
+
+    def test_restore_loads_records_exactly_as_archived_and_checks_every_link(self, store):
+        from audit_events.store import RestoreError
+
+        chain = self._archived("restored", 4)
+        assert store.restore(chain[:2]) == 2 and store.restore(chain[2:]) == 2  # continues what is stored
+        events = store.read_aggregate("acme", "Account", "restored")
+        assert [(e.record, e.hash) for e in events] == chain  # recorded time and hashes kept
+        heads = store.heads(aggregate=("Account", "restored"))
+        assert heads[("acme", "Account", "restored")] == (4, chain[-1][1])
+        assert verify_events(events, heads).ok
+        gap = self._archived("gap", 3)
+        for bad, why in [([gap[1]], "does not follow"), ([(gap[0][0], "0" * 64)], "hash does not match"),
+                         ([gap[0], ({**gap[1][0], "payload": {"x": 1}}, gap[1][1])], "hash does not match")]:
+            with pytest.raises(RestoreError, match=why):
+                store.restore(bad)
+        assert store.read_aggregate("acme", "Account", "gap") == []  # all or none
+
     def test_read_aggregate_pages(self, store):
         store.append([event() for _ in range(5)] + [event(aggregate_id="other")])
         page = store.read_aggregate("acme", "Account", "acc-1", after=1, limit=2)
