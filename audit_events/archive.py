@@ -51,9 +51,10 @@ def archive_storage():
 
 def _manifests(storage) -> list[str]:
     """The days archived, oldest first (``YYYY-MM-DD``)."""
-    if not storage.exists("manifests"):
+    try:  # a folder exists on S3 only as the prefix of its files: ask for them
+        _, files = storage.listdir("manifests")
+    except FileNotFoundError:
         return []
-    _, files = storage.listdir("manifests")
     return sorted(name.removesuffix(".json") for name in files if name.endswith(".json"))
 
 

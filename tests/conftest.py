@@ -169,3 +169,23 @@ def opensearch_url(tmp_path_factory):
         yield url
     finally:
         stop_opensearch(process)
+
+
+@pytest.fixture(scope="session")
+def moto_url():
+    """An AWS-compatible server (moto in server mode) on a free loopback port, for the session."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch):
+    """Dummy credentials and a region, as boto3 and django-storages read them."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+        monkeypatch.setenv(name, value)

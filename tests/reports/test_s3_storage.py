@@ -6,26 +6,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from reports.models import ReportJob
 
 
-
-@pytest.fixture(scope="module")
-def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def s3_reports(moto_url, settings, monkeypatch):
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
-        monkeypatch.setenv(name, value)
+def s3_reports(moto_url, settings, aws_credentials):
     kms = boto3.client("kms", endpoint_url=moto_url, region_name="eu-west-1")
     key_id = kms.create_key(Description="reports")["KeyMetadata"]["KeyId"]
     s3 = boto3.client("s3", endpoint_url=moto_url, region_name="eu-west-1")
