@@ -12,6 +12,11 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from .cloud_secrets import load_cloud_secrets
+
+# First: secrets kept in AWS (AUDIT_SECRETS_ID, AUDIT_SSM_PATH) become environment variables.
+CLOUD_SECRETS = load_cloud_secrets()
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("AUDIT_VAR_DIR", BASE_DIR / "var"))
 

@@ -1,5 +1,6 @@
 """Settings: safe local defaults; production refuses insecure ones."""
 
+import json
 import os
 import subprocess
 import sys
@@ -64,3 +65,46 @@ def test_a_bad_whole_number_names_the_variable(tmp_path, name, value):
     result = run_django(["check"], {name: value}, tmp_path)
     assert result.returncode != 0
     assert f"{name}={value!r}: use a whole number of at least 1" in result.stderr
+
+
+@pytest.fixture
+def aws(moto_url):
+    import boto3
+
+    env = {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+           "AWS_DEFAULT_REGION": "eu-west-1"}
+    clients = {name: boto3.client(name, endpoint_url=moto_url, region_name="eu-west-1",
+                                  aws_access_key_id="testing", aws_secret_access_key="testing")
+               for name in ("secretsmanager", "ssm")}
+    return env, clients
+
+
+def test_production_reads_its_secrets_from_secrets_manager(tmp_path, aws):
+    env, clients = aws
+    secret = clients["secretsmanager"].create_secret(Name=f"portal/{tmp_path.name}", SecretString=json.dumps({
+        "DJANGO_SECRET_KEY": PRODUCTION["DJANGO_SECRET_KEY"], "DATABASE_URL": PRODUCTION["DATABASE_URL"]}))
+    plain = {k: v for k, v in PRODUCTION.items() if k not in ("DJANGO_SECRET_KEY", "DATABASE_URL")}
+    result = run_django(["check", "--deploy", "--fail-level", "WARNING"],
+                        {**plain, **env, "AUDIT_SECRETS_ID": secret["ARN"]}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert run_django(["check"], {**plain, **env}, tmp_path).returncode != 0  # without it: no secret key
+
+
+def test_production_reads_its_secrets_from_ssm_parameters(tmp_path, aws):
+    env, clients = aws
+    path = f"/portal/{tmp_path.name}/"
+    for name in ("DJANGO_SECRET_KEY", "DATABASE_URL"):
+        clients["ssm"].put_parameter(Name=path + name, Value=PRODUCTION[name], Type="SecureString")
+    plain = {k: v for k, v in PRODUCTION.items() if k not in ("DJANGO_SECRET_KEY", "DATABASE_URL")}
+    result = run_django(["check", "--deploy", "--fail-level", "WARNING"],
+                        {**plain, **env, "AUDIT_SSM_PATH": path}, tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("setting, message", [
+    ({"AUDIT_SECRETS_ID": "portal/none-such"}, "AUDIT_SECRETS_ID='portal/none-such': cannot read it"),
+    ({"AUDIT_SSM_PATH": "/portal/none-such/"}, "AUDIT_SSM_PATH='/portal/none-such/': no parameter under it"),
+])
+def test_a_missing_cloud_secret_is_named(tmp_path, aws, setting, message):
+    result = run_django(["check"], {**PRODUCTION, **aws[0], **setting}, tmp_path)
+    assert result.returncode != 0 and message in result.stderr
