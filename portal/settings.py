@@ -90,6 +90,16 @@ CSRF_TRUSTED_ORIGINS = [
 # -- the audit store and its neighbours ------------------------------------
 
 AUDIT_STORE = _choice("AUDIT_STORE", "sql", ("sql",))
+# The AWS resources of a stage, named as deploy/template.yaml names them (bootstrap_aws makes
+# them against AWS_ENDPOINT_URL for local runs and tests; production uses the template).
+AUDIT_AWS_STAGE = os.environ.get("AUDIT_AWS_STAGE", "local")
+AUDIT_DYNAMODB_TABLES = {
+    name: os.environ.get(f"AUDIT_DYNAMODB_{name.upper()}_TABLE") or f"compliance-portal-{AUDIT_AWS_STAGE}-{suffix}"
+    for name, suffix in (("events", "events"), ("views", "views"), ("alert_state", "alert-state"))
+}
+AUDIT_ALERTS_TOPIC = os.environ.get("AUDIT_ALERTS_TOPIC") or f"compliance-portal-{AUDIT_AWS_STAGE}-alerts"
+AUDIT_PROCESSOR_FAILURES_QUEUE = (os.environ.get("AUDIT_PROCESSOR_FAILURES_QUEUE")
+                                  or f"compliance-portal-{AUDIT_AWS_STAGE}-processor-failures")
 SEARCH_BACKEND = _choice("SEARCH_BACKEND", "sql", ("sql", "opensearch"))
 OPENSEARCH_URL = os.environ.get("OPENSEARCH_URL", "")
 # The SQL index counts a search's matches exactly up to here ("10,000+" beyond) and draws
@@ -294,7 +304,7 @@ REPORT_RETENTION_DAYS = _positive_int("REPORT_RETENTION_DAYS", 30)
 # writes alone. 1: always alone. Default: up to 2 of the CPUs this process may use.
 REPORT_WORKERS = _positive_int("REPORT_WORKERS", min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                                                      else os.cpu_count() or 1))
-_reports_bucket = os.environ.get("REPORTS_S3_BUCKET", "")
+REPORTS_S3_BUCKET = _reports_bucket = os.environ.get("REPORTS_S3_BUCKET", "")
 if _reports_bucket:
     _object_parameters = {"ServerSideEncryption": "aws:kms"}
     if os.environ.get("REPORTS_KMS_KEY_ID"):
@@ -321,7 +331,7 @@ else:
     }
 # Daily archives of the log (export_archive, restore_archive): a directory, or with
 # AUDIT_ARCHIVE_S3_BUCKET the bucket whose Object Lock (compliance mode) keeps them.
-_archive_bucket = os.environ.get("AUDIT_ARCHIVE_S3_BUCKET", "")
+AUDIT_ARCHIVE_S3_BUCKET = _archive_bucket = os.environ.get("AUDIT_ARCHIVE_S3_BUCKET", "")
 if _archive_bucket:
     _archive_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
