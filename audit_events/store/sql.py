@@ -110,8 +110,7 @@ class SQLEventStore(EventStore):
         keys = [stream_key(e.tenant, e.aggregate_type, e.aggregate_id) for e in events]
         heads = self._heads_by_key(list(set(keys)))
 
-        recorded_at = timezone.now()
-        recorded_text = format_timestamp(recorded_at)
+        recorded_text = format_timestamp(timezone.now())
         results: list[AppendResult] = []
         rows = []
         in_batch: dict[str, tuple[dict, AppendResult]] = {}  # event_id -> (record, result)
@@ -153,9 +152,7 @@ class SQLEventStore(EventStore):
             canonical = canonicalize(record)
             digest = event_hash(last_hash, canonical)
             heads[key] = changed_heads[key] = (sequence, digest)
-            rows.append(
-                (event, event_id, sequence, canonical.decode("utf-8"), digest, content["occurred_at"])
-            )
+            rows.append((record, canonical.decode("utf-8"), digest))
             result = AppendResult(
                 event_id, event.tenant, event.aggregate_type, event.aggregate_id,
                 sequence, digest, last_hash, recorded_text, "created",
@@ -163,7 +160,7 @@ class SQLEventStore(EventStore):
             in_batch[event_id] = (record, result)
             results.append(result)
 
-        self._insert(rows, recorded_at, recorded_text)
+        self._insert_records(rows)
         self._save_heads(changed_heads)
         return results
 
@@ -192,10 +189,16 @@ class SQLEventStore(EventStore):
         return len(rows)
 
     def _insert_records(self, rows: list[tuple[dict, str, str]]) -> None:
-        """Rows of whole records, each with its own recorded time (a restore)."""
+        """Insert ``(record, canonical text, hash)`` rows: the indexed columns come from
+        the record (appends and restores alike)."""
+        if not rows:
+            return
         connection = self.connection
         fields = {f.name: f for f in EventRow._meta.concrete_fields}
         if connection.vendor == "sqlite":
+            # What Django's UUIDField and DateTimeField store on SQLite (32 hex digits;
+            # naive UTC text), from the record's strings: the ORM's per-value conversion
+            # costs more than the insert.
             def prep_uuid(text):
                 return text.replace("-", "")
 
@@ -269,57 +272,6 @@ class SQLEventStore(EventStore):
             ):
                 heads[key] = (sequence, digest)
         return heads
-
-    def _insert(self, rows: list, recorded_at, recorded_text: str) -> None:
-        if not rows:
-            return
-        connection = self.connection
-        if connection.vendor == "sqlite":
-            # What Django's UUIDField and DateTimeField store on SQLite (32 hex
-            # digits; naive UTC text), derived from strings the record holds
-            # already: the ORM's per-value conversion costs more than the insert.
-            def prep_uuid(event_id, _):
-                return event_id.replace("-", "")
-
-            def prep_time(_, text):
-                return f"{text[:10]} {text[11:26]}"
-        else:
-            fields = {f.name: f for f in EventRow._meta.concrete_fields}
-            uuid_field, time_field = fields["event_id"], fields["occurred_at"]
-
-            def prep_uuid(event_id, _):
-                return uuid_field.get_db_prep_save(uuid.UUID(event_id), connection)
-
-            def prep_time(value, _):
-                return time_field.get_db_prep_save(value, connection)
-
-        recorded = prep_time(recorded_at, recorded_text)
-        params = [
-            (
-                prep_uuid(event_id, None),
-                event.tenant,
-                event.aggregate_type,
-                event.aggregate_id,
-                sequence,
-                event.event_type,
-                prep_time(event.occurred_at, occurred_text),
-                recorded,
-                event.actor.id,
-                event.actor.type,
-                event.classification.value,
-                event.trace_id,
-                record,
-                digest,
-            )
-            for event, event_id, sequence, record, digest, occurred_text in rows
-        ]
-        columns = (
-            "event_id, tenant, aggregate_type, aggregate_id, sequence, event_type, "
-            "occurred_at, recorded_at, actor_id, actor_type, classification, trace_id, record, hash"
-        )
-        types = ("uuid", "text", "text", "text", "bigint", "text", "timestamptz",
-                 "timestamptz", "text", "text", "text", "text", "text", "text")
-        self._insert_rows(f"INSERT INTO {EventRow._meta.db_table} ({columns})", params, types)
 
     def _insert_rows(self, head: str, rows: list[tuple], types: tuple[str, ...], tail: str = "") -> None:
         """Run ``head VALUES (...) tail`` for every row in one statement.
