@@ -85,7 +85,8 @@ def state_at(
     """
     if at is not None and time == "recorded":
         # The log held a prefix of the chain at any moment: find it, then replay by sequence.
-        upto = _recorded_by(store, (tenant, aggregate_type, aggregate_id), at)
+        # Appends to an aggregate are serialised: recorded times rise with the sequence.
+        upto = _last_by(store, (tenant, aggregate_type, aggregate_id), "recorded_at", at)
         result = state_at(store, reader, tenant, aggregate_type, aggregate_id, sequence=upto)
         if result is not None and result.last_event_id:
             last = store.get(result.last_event_id)
@@ -223,12 +224,6 @@ def _from_snapshot(store, reader, tenant, aggregate_type, aggregate_id, sequence
     record = last.record
     return StateResult(current.state, current.deleted, last.sequence, record.get("occurred_at"),
                        record.get("event_id"), verified, verified_from=snapshot.sequence + 1)
-
-
-def _recorded_by(store, key, at: datetime) -> int:
-    """The last sequence recorded by ``at`` (appends to an aggregate are serialised, so
-    recorded times rise with the sequence)."""
-    return _last_by(store, key, "recorded_at", at)
 
 
 def _last_by(store, key, field: str, at: datetime) -> int:
