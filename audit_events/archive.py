@@ -25,6 +25,7 @@ from typing import Iterator
 
 import orjson
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 
 from .store import EventStore, RestoreError, StoredEvent
@@ -114,16 +115,9 @@ def export_archive(store: EventStore, *, storage=None, before: date | None = Non
         manifest = {"day": day, "file": f"events/{day}.jsonl.gz", "sha256": digest, "bytes": size,
                     "events": len(events), "first_position": events[0].position,
                     "last_position": events[-1].position}
-        storage.save(f"manifests/{day}.json", File(_bytes(json.dumps(manifest, indent=2).encode())))
+        storage.save(f"manifests/{day}.json", ContentFile(json.dumps(manifest, indent=2).encode()))
         written.append(ArchivedDay(day, len(events), events[-1].position))
     return written
-
-
-def _bytes(data: bytes):
-    spool = tempfile.SpooledTemporaryFile()
-    spool.write(data)
-    spool.seek(0)
-    return spool
 
 
 def restore_archive(store: EventStore, *, storage=None) -> int:
