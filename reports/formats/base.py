@@ -48,14 +48,13 @@ class ReportWriter(ABC):
     content_type: str
     #: whether ``write_row`` uses ``evidence`` (only the bundle: others are spared building it)
     wants_evidence: bool = False
-    #: whether files written with ``header=False`` can be appended, in order, to one
-    #: written without rows: several workers then write one report
+    #: whether the writer takes ``header=False``, and files so written can be appended, in
+    #: order, to one written without rows: several workers then write one report
     concatenable: bool = False
 
-    def __init__(self, fileobj: BinaryIO, meta: ReportMeta, *, header: bool = True):
+    def __init__(self, fileobj: BinaryIO, meta: ReportMeta):
         self.fileobj = fileobj
         self.meta = meta
-        self.header = header
 
     @abstractmethod
     def write_row(self, row: dict, evidence: Evidence | None = None) -> None:

@@ -20,7 +20,7 @@ class CsvWriter(ReportWriter):
     concatenable = True
 
     def __init__(self, fileobj, meta, *, header=True):
-        super().__init__(fileobj, meta, header=header)
+        super().__init__(fileobj, meta)
         if header:
             fileobj.write(BOM)
         # newline="" hands the csv module's own "\r\n" line ends through untouched.
