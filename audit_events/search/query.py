@@ -8,7 +8,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-__all__ = ["SearchQuery", "SearchQueryError", "decode_cursor", "encode_cursor", "parse_search_params"]
+__all__ = ["SearchQuery", "SearchQueryError", "decode_cursor", "encode_cursor", "in_utc", "later_than_from",
+           "parse_search_params"]
 
 FACETS = ("event_type", "aggregate_type", "actor_id", "tenant", "classification")
 
@@ -19,6 +20,24 @@ class SearchQueryError(ValueError):
     def __init__(self, errors: list[dict]):
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
         self.errors = errors
+
+
+def in_utc(value):
+    """A ``from``/``to`` validator: the instant in UTC (the indexes compare in UTC)."""
+    if value is None:
+        return None
+    try:  # year 1 at +14:00 has no UTC instant
+        return value.astimezone(timezone.utc)
+    except OverflowError:
+        raise ValueError("is outside the range of dates") from None
+
+
+def later_than_from(value, info):
+    """A ``to`` validator: after ``from`` (validated before it), when both are given."""
+    start = info.data.get("from_")
+    if value is not None and start is not None and value <= start:
+        raise ValueError("must be later than 'from'")
+    return value
 
 
 class SearchQuery(BaseModel):
@@ -54,20 +73,12 @@ class SearchQuery(BaseModel):
     @field_validator("from_", "to")
     @classmethod
     def _in_utc(cls, value):
-        if value is None:
-            return None
-        try:  # year 1 at +14:00 has no UTC instant; the index compares in UTC
-            return value.astimezone(timezone.utc)
-        except OverflowError:
-            raise ValueError("is outside the range of dates") from None
+        return in_utc(value)
 
     @field_validator("to")
     @classmethod
     def _check_range(cls, value, info):
-        start = info.data.get("from_")
-        if value is not None and start is not None and value <= start:
-            raise ValueError("must be later than 'from'")
-        return value
+        return later_than_from(value, info)
 
     @property
     def network(self):

@@ -1,12 +1,11 @@
 """The report-type port: parameters, columns, and the rows a reader may see."""
 
 from abc import ABC, abstractmethod
-from datetime import timezone
 from typing import ClassVar, Iterator
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from audit_events.search.query import SearchQueryError
+from audit_events.search.query import SearchQueryError, in_utc, later_than_from
 from audit_events.store import StoredEvent
 
 __all__ = ["ParamsError", "Period", "ReportError", "ReportParams", "ReportType", "Row", "params_errors"]
@@ -33,21 +32,16 @@ class Period(ReportParams):
     from_: AwareDatetime | None = Field(None, alias="from")
     to: AwareDatetime | None = None
 
+    # The same rules as the search's own window.
     @field_validator("from_", "to")
     @classmethod
     def _utc(cls, value):
-        try:
-            return value.astimezone(timezone.utc) if value is not None else None
-        except OverflowError:
-            raise ValueError("is outside the range of dates") from None
+        return in_utc(value)
 
     @field_validator("to")
     @classmethod
     def _after_from(cls, value, info):
-        start = info.data.get("from_")
-        if value is not None and start is not None and value <= start:
-            raise ValueError("must be later than 'from'")
-        return value
+        return later_than_from(value, info)
 
     def contains(self, instant) -> bool:
         return (self.from_ is None or instant >= self.from_) and (self.to is None or instant < self.to)
