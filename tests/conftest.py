@@ -183,9 +183,23 @@ def moto_url():
     server.stop()
 
 
+AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}
+
+
 @pytest.fixture
 def aws_credentials(monkeypatch):
     """Dummy credentials and a region, as boto3 and django-storages read them."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+    for name, value in AWS_TEST_ENV.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture
+def aws_client(moto_url):
+    """``aws_client("s3")``: a boto3 client of the moto server, with the dummy credentials."""
+    import boto3
+
+    def make(service: str):
+        return boto3.client(service, endpoint_url=moto_url, region_name=AWS_TEST_ENV["AWS_DEFAULT_REGION"],
+                            aws_access_key_id="testing", aws_secret_access_key="testing")
+
+    return make

@@ -6,7 +6,6 @@ import hashlib
 import json
 from datetime import date, timedelta
 
-import boto3
 import pytest
 
 from audit_events.archive import export_archive
@@ -15,8 +14,8 @@ from tests.audit_events.store.contracts import event
 
 
 @pytest.fixture
-def archive_bucket(moto_url, settings, aws_credentials):
-    s3 = boto3.client("s3", endpoint_url=moto_url, region_name="eu-west-1")
+def archive_bucket(moto_url, settings, aws_credentials, aws_client):
+    s3 = aws_client("s3")
     s3.create_bucket(Bucket="portal-archive", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"},
                      ObjectLockEnabledForBucket=True)
     s3.put_object_lock_configuration(Bucket="portal-archive", ObjectLockConfiguration={

@@ -68,15 +68,10 @@ def test_a_bad_whole_number_names_the_variable(tmp_path, name, value):
 
 
 @pytest.fixture
-def aws(moto_url):
-    import boto3
+def aws(moto_url, aws_client):
+    from tests.conftest import AWS_TEST_ENV
 
-    env = {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-           "AWS_DEFAULT_REGION": "eu-west-1"}
-    clients = {name: boto3.client(name, endpoint_url=moto_url, region_name="eu-west-1",
-                                  aws_access_key_id="testing", aws_secret_access_key="testing")
-               for name in ("secretsmanager", "ssm")}
-    return env, clients
+    return {"AWS_ENDPOINT_URL": moto_url, **AWS_TEST_ENV}, {name: aws_client(name) for name in ("secretsmanager", "ssm")}
 
 
 def test_production_reads_its_secrets_from_secrets_manager(tmp_path, aws):

@@ -4,17 +4,16 @@ downloaded through a presigned URL that lasts five minutes."""
 import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
-import boto3
 import pytest
 
 from reports.models import ReportJob
 
 
 @pytest.fixture
-def s3_reports(moto_url, settings, aws_credentials):
-    kms = boto3.client("kms", endpoint_url=moto_url, region_name="eu-west-1")
+def s3_reports(moto_url, settings, aws_credentials, aws_client):
+    kms = aws_client("kms")
     key_id = kms.create_key(Description="reports")["KeyMetadata"]["KeyId"]
-    s3 = boto3.client("s3", endpoint_url=moto_url, region_name="eu-west-1")
+    s3 = aws_client("s3")
     s3.create_bucket(Bucket="portal-reports", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
     # The same shape portal.settings builds from REPORTS_S3_BUCKET and REPORTS_KMS_KEY_ID.
     settings.STORAGES = {**settings.STORAGES, "reports": {
