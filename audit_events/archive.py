@@ -28,6 +28,7 @@ from django.core.files import File
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 
+from .files import HashedReader
 from .store import EventStore, RestoreError, StoredEvent
 
 __all__ = ["ArchiveError", "archive_storage", "export_archive", "restore_archive"]
@@ -107,12 +108,11 @@ def export_archive(store: EventStore, *, storage=None, before: date | None = Non
             with gzip.GzipFile(fileobj=spool, mode="wb", mtime=0) as lines:  # mtime 0: the same bytes every time
                 for event in events:
                     lines.write(event.to_json().encode("utf-8") + b"\n")
-            size = spool.tell()
             spool.seek(0)
-            digest = hashlib.file_digest(spool, "sha256").hexdigest()
-            spool.seek(0)
-            storage.save(f"events/{day}.jsonl.gz", File(spool))
-        manifest = {"day": day, "file": f"events/{day}.jsonl.gz", "sha256": digest, "bytes": size,
+            stored = HashedReader([spool])
+            storage.save(f"events/{day}.jsonl.gz", File(stored, name=f"{day}.jsonl.gz"))
+        manifest = {"day": day, "file": f"events/{day}.jsonl.gz", "sha256": stored.sha256.hexdigest(),
+                    "bytes": stored.size,
                     "events": len(events), "first_position": events[0].position,
                     "last_position": events[-1].position}
         storage.save(f"manifests/{day}.json", ContentFile(json.dumps(manifest, indent=2).encode()))

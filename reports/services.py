@@ -10,6 +10,7 @@ import multiprocessing.connection
 import os
 import tempfile
 import threading
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from django.core.mail import send_mail
 from django.db import connection, connections, transaction
 from django.utils import timezone
 
+from audit_events.files import HashedReader
 from audit_events.search import get_search_index
 from audit_events.search.base import part_bounds
 from audit_events.store import get_event_store
@@ -128,44 +130,17 @@ def _generate(job: ReportJob) -> None:
                       requester=f"user:{job.requested_by.get_username()}", generated_at=timezone.now(),
                       scope=reader.scope(), columns=list(kind.columns))
     expected = kind.estimate(params, reader)
-    rows, evidence = 0, writer_class.wants_evidence
-    # Rows are garbage the moment they are written, freed by reference counting; they
-    # hold no cycles. Collections need not keep scanning the objects that were there
-    # before (freeze), and a single-threaded generator (the report worker, a Lambda)
-    # skips them until the report is written: one every few dozen rows cost a third
-    # of the time. A web process's other threads keep theirs.
-    gc.freeze()
-    collecting = gc.isenabled()
-    if threading.active_count() == 1:
-        gc.disable()
-    try:
-        workers = settings.REPORT_WORKERS
-        name = f"{job.pk}.{writer_class.extension}"
+    name = f"{job.pk}.{writer_class.extension}"
+    single_threaded = threading.active_count() == 1
+    with _collector_paused(single_threaded):
         # Parts for big results only (more than the search counts exactly), and only from a
         # single-threaded process (see _write_in_parts).
-        if (workers > 1 and kind.parallel and writer_class.concatenable and expected is None
-                and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()):
+        if (settings.REPORT_WORKERS > 1 and kind.parallel and writer_class.concatenable and expected is None
+                and single_threaded and "fork" in multiprocessing.get_all_start_methods()):
             rows, size, digest, name = _write_in_parts(job, kind, params, reader, writer_class, meta, name,
-                                                       workers, expected)
+                                                       settings.REPORT_WORKERS, expected)
         else:
-            with tempfile.TemporaryFile() as spool:
-                writer = writer_class(spool, meta)
-                for row, event in kind.rows(params, reader):
-                    writer.write_row(row, reader.evidence(event) if evidence and event is not None else None)
-                    rows += 1
-                    if rows % PROGRESS_EVERY == 0:
-                        _progress(job, rows, expected)
-                writer.close(row_count=rows)
-                size = spool.tell()
-                # The file's digest goes into the hash-chained access audit: it anchors the download.
-                spool.seek(0)
-                digest = hashlib.file_digest(spool, "sha256").hexdigest()
-                spool.seek(0)
-                name = reports_storage().save(name, File(spool))
-    finally:
-        gc.unfreeze()
-        if collecting:
-            gc.enable()
+            rows, size, digest, name = _write_alone(job, kind, params, reader, writer_class, meta, name, expected)
     finished = timezone.now()
     job.status, job.rows, job.size, job.file_name, job.progress = ReportJob.DONE, rows, size, name, 100
     job.scope, job.finished_at = meta.scope, finished
@@ -174,6 +149,45 @@ def _generate(job: ReportJob) -> None:
     reader.audit("ReportGenerated", target=report_target(job),
                  details={"type": job.type, "format": job.format, "rows": rows, "bytes": size,
                           "sha256": digest})
+
+
+@contextmanager
+def _collector_paused(single_threaded: bool):
+    """Rows are garbage the moment they are written, freed by reference counting; they
+    hold no cycles. Collections need not keep scanning the objects that were there
+    before (freeze), and a single-threaded generator (the report worker, a Lambda)
+    skips them until the report is written: one every few dozen rows cost a third of
+    the time. A web process's other threads keep theirs."""
+    gc.freeze()
+    collecting = gc.isenabled()
+    if single_threaded:
+        gc.disable()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        if collecting:
+            gc.enable()
+
+
+def _write_alone(job, kind, params, reader, writer_class, meta, name: str,
+                 expected) -> tuple[int, int, str, str]:
+    """Every row by this process into a temporary file, then stored in one pass that
+    also hashes it. Returns rows, size, SHA-256 and the stored name."""
+    rows, evidence = 0, writer_class.wants_evidence
+    with tempfile.TemporaryFile() as spool:
+        writer = writer_class(spool, meta)
+        for row, event in kind.rows(params, reader):
+            writer.write_row(row, reader.evidence(event) if evidence and event is not None else None)
+            rows += 1
+            if rows % PROGRESS_EVERY == 0:
+                _progress(job, rows, expected)
+        writer.close(row_count=rows)
+        spool.seek(0)
+        # The file's digest goes into the hash-chained access audit: it anchors the download.
+        stored = HashedReader([spool])
+        name = reports_storage().save(name, File(stored, name=name))
+    return rows, stored.size, stored.sha256.hexdigest(), name
 
 
 def _progress(job: ReportJob, rows: int, expected: int | None) -> None:
@@ -236,7 +250,7 @@ def _write_in_parts(job, kind, params, reader, writer_class, meta, name: str, wo
         files = [header]
         try:
             files += [open(path, "rb") for _, _, path in parts]
-            joined = _Joined(files)
+            joined = HashedReader(files)
             header.seek(0)
             name = reports_storage().save(name, File(joined, name=name))
         finally:
@@ -274,26 +288,6 @@ def _write_part(kind, params, reader, writer_class, meta, path: str, span: tuple
     finally:
         connections.close_all()
         conn.close()
-
-
-class _Joined(io.RawIOBase):
-    """Files read one after the other as one, hashed and counted on the way."""
-
-    def __init__(self, files):
-        self.files, self.sha256, self.size = list(files), hashlib.sha256(), 0
-
-    def readable(self):
-        return True
-
-    def readinto(self, buffer) -> int:
-        while self.files:
-            count = self.files[0].readinto(buffer)
-            if count:
-                self.sha256.update(memoryview(buffer)[:count])
-                self.size += count
-                return count
-            self.files.pop(0)
-        return 0
 
 
 def _fail(job: ReportJob, message: str) -> None:
