@@ -2,7 +2,6 @@
 
 import calendar
 import gc
-import hashlib
 import io
 import logging
 import multiprocessing
