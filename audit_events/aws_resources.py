@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-__all__ = ["TEMPLATE", "bootstrap_aws", "template", "template_resources"]
+__all__ = ["TEMPLATE", "bootstrap_aws", "make_table", "template", "template_resources"]
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "template.yaml"
 TABLES = {"events": "EventsTable", "views": "ViewsTable", "alert_state": "AlertStateTable"}
@@ -64,8 +64,7 @@ def _client(service: str):
 
 def bootstrap_aws() -> list[Made]:
     """Make whatever of the stage's tables, buckets, topic and queue is missing; idempotent."""
-    made = [_table(name, settings.AUDIT_DYNAMODB_TABLES[name], template_resources()[logical]["Properties"])
-            for name, logical in TABLES.items()]
+    made = [make_table(role, settings.AUDIT_DYNAMODB_TABLES[role]) for role in TABLES]
     if settings.REPORTS_S3_BUCKET:
         made.append(_bucket(settings.REPORTS_S3_BUCKET, locked=False))
     if settings.AUDIT_ARCHIVE_S3_BUCKET:
@@ -85,7 +84,10 @@ def bootstrap_aws() -> list[Made]:
     return made
 
 
-def _table(role: str, name: str, props: dict) -> Made:
+def make_table(role: str, name: str) -> Made:
+    """The table of ``role`` (``events``, ``views``, ``alert_state``) named ``name``, as the
+    template defines it, unless it exists."""
+    props = template_resources()[TABLES[role]]["Properties"]
     dynamodb = _client("dynamodb")
     if name in {t for page in dynamodb.get_paginator("list_tables").paginate() for t in page["TableNames"]}:
         return Made(f"table ({role})", name, False)

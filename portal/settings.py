@@ -89,7 +89,7 @@ CSRF_TRUSTED_ORIGINS = [
 
 # -- the audit store and its neighbours ------------------------------------
 
-AUDIT_STORE = _choice("AUDIT_STORE", "sql", ("sql",))
+AUDIT_STORE = _choice("AUDIT_STORE", "sql", ("sql", "dynamodb"))
 # The AWS resources of a stage, named as deploy/template.yaml names them (bootstrap_aws makes
 # them against AWS_ENDPOINT_URL for local runs and tests; production uses the template).
 AUDIT_AWS_STAGE = os.environ.get("AUDIT_AWS_STAGE", "local")

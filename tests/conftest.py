@@ -173,14 +173,70 @@ def opensearch_url(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def moto_url():
-    """An AWS-compatible server (moto in server mode) on a free loopback port, for the session."""
-    from moto.server import ThreadedMotoServer
+    """An AWS-compatible endpoint for the session: ``AWS_ENDPOINT_URL`` when set, else moto
+    in server mode on a free loopback port.
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    moto's backends are not thread-safe (a DynamoDB transaction checks, writes and rolls
+    back a copy of the table without a lock), so the server answers one request at a time:
+    DynamoDB's own transactions are serializable, and concurrency tests must see that.
+    """
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        yield os.environ["AWS_ENDPOINT_URL"]
+        return
+    import threading
+
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from werkzeug.serving import make_server
+
+    _copy_tables_once_per_transaction()
+    app, lock = DomainDispatcherApplication(create_backend_app), threading.Lock()
+
+    def one_at_a_time(environ, start_response):
+        with lock:
+            return list(app(environ, start_response))
+
+    class Quiet(MotoRequestHandler):
+        def log_request(self, *args):  # a line per request would bury a failing test's output
+            pass
+
+    server = make_server("127.0.0.1", 0, one_at_a_time, threaded=True, request_handler=Quiet)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+
+
+def _copy_tables_once_per_transaction():
+    """moto 5 backs up a table for every item of a DynamoDB transaction (a deep copy each:
+    seconds per transaction once a table holds a few hundred events). The copies are all
+    taken before the first write, so one per table is the same backup. Safe only because
+    the server answers one request at a time."""
+    import copy
+    import types
+
+    from moto.dynamodb import models
+
+    if getattr(models.DynamoDBBackend.transact_write_items, "copies_once", False):
+        return
+    original = models.DynamoDBBackend.transact_write_items
+
+    def transact_write_items(self, transact_items):
+        copies = {}
+
+        def deepcopy(value, memo=None):
+            if id(value) not in copies:
+                copies[id(value)] = (value, copy.deepcopy(value, memo))
+            return copies[id(value)][1]
+
+        models.copy = types.SimpleNamespace(deepcopy=deepcopy)
+        try:
+            return original(self, transact_items)
+        finally:
+            models.copy = copy
+
+    transact_write_items.copies_once = True
+    models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
 AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}

@@ -29,6 +29,7 @@ __all__ = [
 # AUDIT_STORE value -> adapter class.
 ADAPTERS = {
     "sql": "audit_events.store.sql.SQLEventStore",
+    "dynamodb": "audit_events.store.dynamodb.DynamoDBEventStore",
 }
 
 

@@ -6,6 +6,9 @@ from typing import Iterator, NamedTuple, Sequence
 
 import orjson
 
+from ..hashing import GENESIS_HASH, event_hash
+from ..jcs import canonicalize
+from ..records import content_of, stream_key
 from ..schema import EventIn
 
 __all__ = [
@@ -158,3 +161,35 @@ class EventStore(ABC):
         self, *, tenant: str | None = None, aggregate: tuple[str, str] | None = None
     ) -> dict[tuple[str, str, str], tuple[int, str]]:
         """Each aggregate's last ``(sequence, hash)`` as recorded at append time."""
+
+
+# -- what every adapter's append and restore decide alike ---------------------------------
+
+
+def duplicate_result(index: int, content: dict, record: dict, digest: str) -> AppendResult:
+    """The result for an event whose id is stored already: a duplicate if its content is the
+    same, else ``EventConflictError`` (worded the same whoever's event holds the id: no tenant
+    is named)."""
+    if canonicalize(content) != canonicalize(content_of(record)):
+        raise EventConflictError(
+            f"events[{index}]: event_id {content['event_id']} is already used by an event with other "
+            "content; give a new event a new event_id",
+            index=index, event_id=content["event_id"])
+    return AppendResult(record["event_id"], record["tenant"], record["aggregate_type"], record["aggregate_id"],
+                        record["sequence"], digest, record["prev_hash"], record["recorded_at"], "duplicate")
+
+
+def restored_link(number: int, record: dict, digest: str, heads: dict[str, tuple[int, str]]) -> tuple[str, bytes]:
+    """Check that archived event ``number`` (from 1) continues its aggregate as ``heads``
+    hold it and that its hash is its content's; move the head on. Returns the aggregate's
+    stream key and the record's canonical bytes. Raises ``RestoreError``."""
+    key = stream_key(record["tenant"], record["aggregate_type"], record["aggregate_id"])
+    last_sequence, last_hash = heads.get(key, (0, GENESIS_HASH))
+    where = f"event {number} ({record.get('event_id')}, {key} #{record.get('sequence')})"
+    if record.get("sequence") != last_sequence + 1 or record.get("prev_hash") != last_hash:
+        raise RestoreError(f"{where} does not follow #{last_sequence} of its aggregate as stored")
+    canonical = canonicalize(record)
+    if event_hash(last_hash, canonical) != digest:
+        raise RestoreError(f"{where}: its hash does not match its content")
+    heads[key] = (record["sequence"], digest)
+    return key, canonical

@@ -19,8 +19,9 @@ from .base import (
     EventConflictError,
     EventStore,
     ExpectedSequenceError,
-    RestoreError,
     StoredEvent,
+    duplicate_result,
+    restored_link,
 )
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -121,7 +122,7 @@ class SQLEventStore(EventStore):
             previous = stored.get(event_id)
             if previous is not None:
                 record, digest = previous
-                results.append(self._duplicate(index, content, record, digest))
+                results.append(duplicate_result(index, content, record, digest))
                 continue
             if event_id in in_batch:
                 earlier_record, earlier = in_batch[event_id]
@@ -171,18 +172,12 @@ class SQLEventStore(EventStore):
             if self.connection.vendor == "postgresql":
                 with self.connection.cursor() as cursor:
                     cursor.execute(f"LOCK TABLE {EventRow._meta.db_table} IN EXCLUSIVE MODE")
-            keys = [stream_key(r["tenant"], r["aggregate_type"], r["aggregate_id"]) for r, _ in events]
-            heads = self._heads_by_key(list(set(keys)))
+            keys = {stream_key(r["tenant"], r["aggregate_type"], r["aggregate_id"]) for r, _ in events}
+            heads = self._heads_by_key(list(keys))
             changed, rows = {}, []
-            for index, ((record, digest), key) in enumerate(zip(events, keys)):
-                last_sequence, last_hash = heads.get(key, (0, GENESIS_HASH))
-                where = f"event {index + 1} ({record.get('event_id')}, {key} #{record.get('sequence')})"
-                if record.get("sequence") != last_sequence + 1 or record.get("prev_hash") != last_hash:
-                    raise RestoreError(f"{where} does not follow #{last_sequence} of its aggregate as stored")
-                canonical = canonicalize(record)
-                if event_hash(last_hash, canonical) != digest:
-                    raise RestoreError(f"{where}: its hash does not match its content")
-                heads[key] = changed[key] = (record["sequence"], digest)
+            for index, (record, digest) in enumerate(events):
+                key, canonical = restored_link(index + 1, record, digest, heads)
+                changed[key] = heads[key]
                 rows.append((record, canonical.decode("utf-8"), digest))
             self._insert_records(rows)
             self._save_heads(changed)
@@ -224,27 +219,6 @@ class SQLEventStore(EventStore):
         types = ("uuid", "text", "text", "text", "bigint", "text", "timestamptz",
                  "timestamptz", "text", "text", "text", "text", "text", "text")
         self._insert_rows(f"INSERT INTO {EventRow._meta.db_table} ({columns})", params, types)
-
-    def _duplicate(self, index: int, content: dict, record: dict, digest: str) -> AppendResult:
-        if canonicalize(content) != canonicalize(content_of(record)):
-            # Worded the same whoever's event holds the id: no tenant is named.
-            raise EventConflictError(
-                f"events[{index}]: event_id {content['event_id']} is already used by "
-                "an event with other content; give a new event a new event_id",
-                index=index,
-                event_id=content["event_id"],
-            )
-        return AppendResult(
-            event_id=record["event_id"],
-            tenant=record["tenant"],
-            aggregate_type=record["aggregate_type"],
-            aggregate_id=record["aggregate_id"],
-            sequence=record["sequence"],
-            hash=digest,
-            prev_hash=record["prev_hash"],
-            recorded_at=record["recorded_at"],
-            status="duplicate",
-        )
 
     def _records_by_id(self, event_ids: list[str]) -> dict[str, tuple[dict, str]]:
         found = {}

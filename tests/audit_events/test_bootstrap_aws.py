@@ -29,7 +29,7 @@ def test_bootstrap_makes_what_the_template_defines_and_is_idempotent(aws_env, aw
     expected = template_resources()["EventsTable"]["Properties"]
     assert events["KeySchema"] == expected["KeySchema"]
     assert events["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
-    assert {i["IndexName"] for i in events["GlobalSecondaryIndexes"]} == {"by-tenant-time", "by-actor-time"}
+    assert {i["IndexName"] for i in events["GlobalSecondaryIndexes"]} == {"by-position", "by-tenant-time", "by-actor-time"}
     ttl = dynamodb.describe_time_to_live(TableName=f"compliance-portal-{stage}-views")["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expires_at" and ttl["TimeToLiveStatus"] == "ENABLED"
 

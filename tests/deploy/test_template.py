@@ -80,7 +80,8 @@ def test_the_events_table_streams_keeps_history_encrypts_and_resists_deletion(re
     assert props["DeletionProtectionEnabled"] is True and table["DeletionPolicy"] == "Retain"
     assert [k["AttributeName"] for k in props["KeySchema"]] == ["pk", "sk"]
     indexes = {i["IndexName"]: [k["AttributeName"] for k in i["KeySchema"]] for i in props["GlobalSecondaryIndexes"]}
-    assert indexes == {"by-tenant-time": ["tenant", "occurred_key"], "by-actor-time": ["actor_key", "occurred_key"]}
+    assert indexes == {"by-position": ["feed_page", "position"], "by-tenant-time": ["tenant", "occurred_key"],
+                       "by-actor-time": ["actor_key", "occurred_key"]}
 
 
 def test_views_and_alert_state_expire_by_ttl(resources):

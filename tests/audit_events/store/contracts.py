@@ -29,6 +29,9 @@ def new_id() -> str:
 class EventStoreContract:
     """Behaviour shared by all stores. Not collected itself (no ``Test`` prefix)."""
 
+    #: the concurrency test's writers, events per writer and batch size
+    concurrency = (8, 500, 25)
+
     def create_store(self):
         raise NotImplementedError
 
@@ -222,8 +225,8 @@ class EventStoreContract:
     # -- concurrency ----------------------------------------------------------
 
     def test_concurrent_writers_never_fork_a_chain(self):
-        """8 writers x 500 events over 20 aggregates, on a database of its own."""
-        writers, per_writer, batch = 8, 500, 25
+        """Many writers (8 x 500 events by default) over 20 aggregates, on a store of its own."""
+        writers, per_writer, batch = self.concurrency
         with self.scratch_store() as store:
             errors = []
 
