@@ -155,6 +155,22 @@ class ProjectionCheckpoint(models.Model):
         return f"{self.name} @ {self.position}"
 
 
+class StreamCheckpoint(models.Model):
+    """How far the local stream poller has read a DynamoDB stream shard (``AUDIT_STORE=dynamodb``;
+    on Lambda the event source mapping keeps this itself)."""
+
+    shard_id = models.CharField(max_length=100, unique=True)
+    #: the last record handled: decimal digits, longer than a 64-bit integer holds
+    sequence_number = models.CharField(max_length=40)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "audit_stream_checkpoint"
+
+    def __str__(self):
+        return f"{self.shard_id} @ {self.sequence_number}"
+
+
 class AggregateState(models.Model):
     """Latest state of each aggregate: the merge of its payloads (a projection)."""
 

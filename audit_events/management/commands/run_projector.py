@@ -29,16 +29,39 @@ class Command(BaseCommand):
             for projection in configured_projections():
                 rebuild_projection(projection)
                 self.stderr.write(f"{projection.name}: dropped, replaying from the start")
+            if settings.AUDIT_STORE == "dynamodb":
+                # A stream keeps 24 hours: a rebuild replays the store's own feed, then polls.
+                for name, count in catch_up().items():
+                    self.stdout.write(f"{name}: {count} events from the store")
+        if settings.AUDIT_STORE == "dynamodb":
+            # The change feed is the table's stream: polled as Lambda's event source mapping
+            # reads it, through the processor's own handler.
+            from audit_events.stream import poll
+
+            if once:
+                poll(interval=0, until_idle=True)
+                return
+            stopping = self._stop_on_signals()
+            interval = settings.AUDIT_PROJECTOR_INTERVAL if interval is None else interval
+            self.stderr.write(f"projector polling the events stream (idle interval {interval}s); Ctrl-C stops it")
+            poll(interval=interval, should_stop=lambda: bool(stopping))
+            self.stderr.write("projector stopped")
+            return
         if once:
             handled = catch_up()
             for name, count in handled.items():
                 self.stdout.write(f"{name}: {count} events")
             refresh_planner_statistics()
             return
-        stopping = []
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stopping.append(True))
+        stopping = self._stop_on_signals()
         interval = settings.AUDIT_PROJECTOR_INTERVAL if interval is None else interval
         self.stderr.write(f"projector running (idle interval {interval}s); Ctrl-C stops it")
         run_forever(interval=interval, should_stop=lambda: bool(stopping))
         self.stderr.write("projector stopped")
+
+    @staticmethod
+    def _stop_on_signals() -> list:
+        stopping = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stopping.append(True))
+        return stopping
