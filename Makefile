@@ -7,7 +7,7 @@ PORT ?= 8000
 DEMO_EVENTS ?= 5000
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test bench clean
+.PHONY: install run test bench package clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py
+
+# The Lambda packages of the Zappa stages, built from a lean deploy environment (build/lambda/).
+package: $(STAMP)
+	$(PY) deploy/package.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -111,6 +111,15 @@ def test_topic_and_failure_queue_are_encrypted(resources):
     assert refers_to(resources["ProcessorFailures"]["Properties"]["KmsMasterKeyId"], "DataKey")
 
 
+def test_the_stream_feeds_the_processor_with_finite_retries_and_a_failure_queue(resources):
+    (mapping,) = of_type(resources, "AWS::Lambda::EventSourceMapping").values()
+    props = mapping["Properties"]
+    assert refers_to(props["EventSourceArn"], "EventsTable") and refers_to(props["FunctionName"], "ProcessorFunctionName")
+    assert props["BisectBatchOnFunctionError"] is True and props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert 0 <= props["MaximumRetryAttempts"] <= 100 and 60 <= props["MaximumRecordAgeInSeconds"] <= 7 * 86400
+    assert refers_to(props["DestinationConfig"]["OnFailure"]["Destination"], "ProcessorFailures")
+
+
 def test_search_is_private_encrypted_and_https_only(resources):
     props = resources["SearchDomain"]["Properties"]
     assert props["EncryptionAtRestOptions"]["Enabled"] is True and refers_to(props["EncryptionAtRestOptions"], "DataKey")
