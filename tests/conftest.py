@@ -3,6 +3,7 @@
 import itertools
 import json
 import os
+import uuid
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -240,6 +241,38 @@ def _copy_tables_once_per_transaction():
 
 
 AWS_TEST_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}
+
+
+# -- the same tests on either event store ------------------------------------------------
+
+
+def pytest_generate_tests(metafunc):
+    """Tests marked ``both_stores`` run once per event store: SQL, and DynamoDB on the test server."""
+    if metafunc.definition.get_closest_marker("both_stores") and "audit_store" in metafunc.fixturenames:
+        metafunc.parametrize("audit_store", ["sql", "dynamodb"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def audit_store(request):
+    """The event store the test runs on ("sql" unless parametrized); on "dynamodb", a table of
+    its own on the AWS test server, named in settings as bootstrap_aws would make it."""
+    store = getattr(request, "param", "sql")
+    if store == "sql":
+        yield store
+        return
+    from audit_events.aws_resources import make_table
+
+    settings = request.getfixturevalue("settings")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    for name, value in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": request.getfixturevalue("moto_url")}.items():
+        monkeypatch.setenv(name, value)
+    table = f"events-{uuid.uuid4().hex[:12]}"
+    make_table("events", table)
+    settings.AUDIT_STORE = store
+    settings.AUDIT_DYNAMODB_TABLES = {**settings.AUDIT_DYNAMODB_TABLES, "events": table}
+    get_event_store.cache_clear()
+    yield store
+    get_event_store.cache_clear()
 
 
 @pytest.fixture

@@ -7,17 +7,17 @@ import pytest
 from django.utils import timezone
 
 from audit_events.hashing import record_hash
-from audit_events.models import StoredEvent
+from audit_events.store import get_event_store
 from audit_events.services import publisher_key_create
 from tests.conftest import event_dict
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.both_stores]
 
 EVENTS = "/api/v1/events"
 
 
 def stored_count() -> int:
-    return StoredEvent.objects.count()
+    return len(get_event_store().read_all(limit=100_000))
 
 
 def test_single_event_is_created(api):

@@ -19,6 +19,8 @@ from audit_events.store import get_event_store
 from reports.models import ReportJob, ReportSchedule
 
 from .conftest import SECRET
+
+pytestmark = pytest.mark.both_stores  # the portal works unchanged on either event store
 FORMATS = ["csv", "xlsx", "pdf", "bundle"]
 
 

@@ -16,6 +16,8 @@ from tests.audit_events.store.contracts import event
 
 SECRET = "Ann Secret-Name"
 
+pytestmark = pytest.mark.both_stores  # the portal works unchanged on either event store
+
 
 @pytest.fixture
 def indexed(events):
