@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Literal
 
 import orjson
+from django.conf import settings
 from django.http import HttpResponse
 from ninja import Query, Router, Schema
 from pydantic import Field
@@ -19,7 +20,7 @@ from .ingest import IngestError, parse_events
 from .jcs import CanonicalizationError
 from .schema import MAX_BATCH_EVENTS, SAFE_INTEGER
 from .search import SearchQuery, SearchQueryError, parse_search_params
-from .store import AppendConflictError
+from .store import AppendConflictError, StoreBusyError
 from portal.access.auth import PERSON_AUTH, READ_AUTH
 from portal.access.readers import reader_for
 
@@ -107,19 +108,26 @@ _BODY = {
         400: ErrorOut,
         401: ErrorOut,
         403: ErrorOut,
+        404: ErrorOut,
         409: ErrorOut,
         413: ErrorOut,
         422: ErrorOut,
+        503: ErrorOut,
     },
     openapi_extra={"requestBody": _BODY},
     summary="Append events",
     description=(
         "201 when at least one event was created, 200 when every event was a "
-        "duplicate of a stored one. On any error nothing is written."
+        "duplicate of a stored one. On any error nothing is written (on the DynamoDB store, a "
+        "batch of more than 33 events is written in parts: a 409 then says which first events "
+        "were stored, and sending the batch again with the same event ids completes it). "
+        "503 when the store stays busy: nothing was written, send it again."
     ),
 )
 def append_events(request):
     key = request.auth
+    if not settings.AUDIT_INGEST_ENABLED:  # a deployment where another function takes events
+        return json_response({"detail": "this deployment does not take events; send them to the ingest API"}, 404)
     try:
         try:
             content_length = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -140,6 +148,10 @@ def append_events(request):
         return json_response({"detail": str(exc)}, 403)
     except AppendConflictError as exc:
         return json_response({"detail": str(exc), "event_id": exc.event_id}, 409)
+    except StoreBusyError as exc:
+        response = json_response({"detail": str(exc)}, 503)
+        response["Retry-After"] = "1"
+        return response
     except CanonicalizationError as exc:  # validation should have caught it: say so, not 500
         return json_response({"detail": f"an event cannot be canonicalised: {exc}"}, 422)
     status = 201 if any(r.status == "created" for r in results) else 200

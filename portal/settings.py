@@ -90,6 +90,9 @@ CSRF_TRUSTED_ORIGINS = [
 # -- the audit store and its neighbours ------------------------------------
 
 AUDIT_STORE = _choice("AUDIT_STORE", "sql", ("sql", "dynamodb"))
+# Whether this deployment's API takes events (POST /api/v1/events). On AWS the portal stage
+# turns it off: publishers send to the ingest stage, whose role alone may write any tenant's events.
+AUDIT_INGEST_ENABLED = _flag("AUDIT_INGEST", True)
 # The AWS resources of a stage, named as deploy/template.yaml names them (bootstrap_aws makes
 # them against AWS_ENDPOINT_URL for local runs and tests; production uses the template).
 AUDIT_AWS_STAGE = os.environ.get("AUDIT_AWS_STAGE", "local")

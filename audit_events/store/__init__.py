@@ -11,6 +11,7 @@ from .base import (
     EventStore,
     ExpectedSequenceError,
     RestoreError,
+    StoreBusyError,
     StoredEvent,
 )
 
@@ -22,6 +23,7 @@ __all__ = [
     "EventStore",
     "ExpectedSequenceError",
     "RestoreError",
+    "StoreBusyError",
     "StoredEvent",
     "get_event_store",
 ]

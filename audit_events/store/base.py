@@ -18,6 +18,7 @@ __all__ = [
     "EventStore",
     "ExpectedSequenceError",
     "RestoreError",
+    "StoreBusyError",
     "StoredEvent",
 ]
 
@@ -80,6 +81,10 @@ class AppendConflictError(Exception):
         super().__init__(message)
         self.index = index
         self.event_id = event_id
+
+
+class StoreBusyError(Exception):
+    """Concurrent writers kept the store busy past the adapter's patience; nothing was written."""
 
 
 class RestoreError(Exception):

@@ -48,6 +48,7 @@ from .base import (
     EventConflictError,
     EventStore,
     ExpectedSequenceError,
+    StoreBusyError,
     StoredEvent,
     duplicate_result,
     restored_link,
@@ -68,10 +69,6 @@ _NEW = "attribute_not_exists(pk)"
 _BY_POSITION = "by-position"
 _BY_TENANT_TIME = "by-tenant-time"
 _BY_ACTOR_TIME = "by-actor-time"
-
-
-class StoreBusyError(Exception):
-    """Concurrent writers kept moving the feed for ``BUSY_SECONDS``; nothing was written."""
 
 
 def _guard_key(event_id: str) -> dict:

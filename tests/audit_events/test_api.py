@@ -204,3 +204,26 @@ def test_openapi_document_and_docs(client):
     body = schema["paths"]["/api/v1/events"]["post"]["requestBody"]
     assert body["content"]["application/json"]["schema"]["oneOf"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_a_deployment_that_does_not_take_events_says_where_they_go(api, settings):
+    settings.AUDIT_INGEST_ENABLED = False  # the AWS portal stage: the ingest stage takes events
+    response = api.post(EVENTS, event_dict())
+    assert response.status_code == 404 and "send them to the ingest API" in response.json()["detail"]
+    assert stored_count() == 0
+
+
+def test_a_busy_store_is_503_with_retry_after_and_nothing_written(api, monkeypatch):
+    from audit_events.store import StoreBusyError
+
+    store = get_event_store()
+
+    def busy(events):  # what the DynamoDB store raises when writers keep winning the feed counter
+        raise StoreBusyError("the event store stayed busy for 30 s; nothing of this transaction was written")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "append", busy)
+        response = api.post(EVENTS, event_dict())
+    assert response.status_code == 503 and response["Retry-After"] == "1"
+    assert "nothing of this transaction was written" in response.json()["detail"]
+    assert stored_count() == 0
