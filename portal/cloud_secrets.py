@@ -4,7 +4,10 @@ settings read it: a deployment names where its secrets are, never the secrets th
 - ``AUDIT_SECRETS_ID``: a Secrets Manager secret whose string is a JSON object of
   environment variables (``{"DJANGO_SECRET_KEY": "…", "DATABASE_URL": "…"}``);
 - ``AUDIT_SSM_PATH``: SSM parameters under a path (``/portal/prod/``), each named for its
-  variable (``/portal/prod/DJANGO_SECRET_KEY``), SecureStrings decrypted.
+  variable (``/portal/prod/DJANGO_SECRET_KEY``), SecureStrings decrypted;
+- ``AUDIT_DATABASE_SECRET_ID``: the database's own secret as RDS manages it (``{"username",
+  "password"}``, rotated by RDS), made into ``DATABASE_URL`` with ``DATABASE_HOST``,
+  ``DATABASE_PORT`` (5432) and ``DATABASE_NAME`` (``portal``) unless a ``DATABASE_URL`` is given.
 
 Their values win over the process's environment. boto3 takes the Lambda role's
 credentials and honours ``AWS_ENDPOINT_URL`` (the tests' moto server).
@@ -29,6 +32,9 @@ def load_cloud_secrets(environ=os.environ) -> list[str]:
         values.update(_from_secrets_manager(secret_id))
     if path:
         values.update(_from_ssm(path))
+    database_secret = environ.get("AUDIT_DATABASE_SECRET_ID")
+    if database_secret and "DATABASE_URL" not in values and not environ.get("DATABASE_URL"):
+        values["DATABASE_URL"] = _database_url(database_secret, environ)
     for name, value in values.items():
         if not _NAME.fullmatch(name) or not isinstance(value, str):
             raise ImproperlyConfigured(f"secret {name!r}: names are environment variables (A-Z, 0-9, _) "
@@ -43,20 +49,35 @@ def _client(service: str):
     return boto3.client(service)
 
 
-def _from_secrets_manager(secret_id: str) -> dict:
+def _from_secrets_manager(secret_id: str, setting: str = "AUDIT_SECRETS_ID") -> dict:
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         text = _client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
     except (BotoCoreError, ClientError, KeyError) as exc:
-        raise ImproperlyConfigured(f"AUDIT_SECRETS_ID={secret_id!r}: cannot read it ({exc})") from None
+        raise ImproperlyConfigured(f"{setting}={secret_id!r}: cannot read it ({exc})") from None
     try:
         values = json.loads(text)
     except ValueError:
         values = None
     if not isinstance(values, dict):
-        raise ImproperlyConfigured(f"AUDIT_SECRETS_ID={secret_id!r}: its string must be a JSON object")
+        raise ImproperlyConfigured(f"{setting}={secret_id!r}: its string must be a JSON object")
     return values
+
+
+def _database_url(secret_id: str, environ) -> str:
+    from urllib.parse import quote
+
+    credentials = _from_secrets_manager(secret_id, "AUDIT_DATABASE_SECRET_ID")
+    if not {"username", "password"} <= credentials.keys():
+        raise ImproperlyConfigured(f"AUDIT_DATABASE_SECRET_ID={secret_id!r}: needs username and password")
+    host = environ.get("DATABASE_HOST") or credentials.get("host")
+    if not host:
+        raise ImproperlyConfigured("AUDIT_DATABASE_SECRET_ID needs DATABASE_HOST (the database's endpoint)")
+    port = environ.get("DATABASE_PORT") or credentials.get("port") or 5432
+    name = environ.get("DATABASE_NAME") or credentials.get("dbname") or "portal"
+    return (f"postgres://{quote(str(credentials['username']), safe='')}:{quote(str(credentials['password']), safe='')}"
+            f"@{host}:{port}/{quote(str(name), safe='')}")
 
 
 def _from_ssm(path: str) -> dict:

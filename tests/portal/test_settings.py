@@ -96,7 +96,21 @@ def test_production_reads_its_secrets_from_ssm_parameters(tmp_path, aws):
     assert result.returncode == 0, result.stderr
 
 
+def test_the_database_url_is_made_from_the_secret_rds_manages(tmp_path, aws):
+    """RDS keeps the master user's password in a secret of its own (and rotates it)."""
+    env, clients = aws
+    secret = clients["secretsmanager"].create_secret(Name=f"rds/{tmp_path.name}", SecretString=json.dumps(
+        {"username": "portal", "password": "p@ss/word:1"}))
+    plain = {k: v for k, v in PRODUCTION.items() if k != "DATABASE_URL"}
+    script = "from django.conf import settings; d = settings.DATABASES['default']; print(d['USER'], d['PASSWORD'], d['HOST'], d['PORT'], d['NAME'])"
+    result = run_django(["shell", "-c", script], {**plain, **env, "AUDIT_DATABASE_SECRET_ID": secret["ARN"],
+                                                  "DATABASE_HOST": "db.internal", "DATABASE_NAME": "audit"}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == ["portal", "p@ss/word:1", "db.internal", "5432", "audit"]
+
+
 @pytest.mark.parametrize("setting, message", [
+    ({"AUDIT_DATABASE_SECRET_ID": "rds/none-such", "DATABASE_URL": ""}, "AUDIT_DATABASE_SECRET_ID='rds/none-such': cannot read it"),
     ({"AUDIT_SECRETS_ID": "portal/none-such"}, "AUDIT_SECRETS_ID='portal/none-such': cannot read it"),
     ({"AUDIT_SSM_PATH": "/portal/none-such/"}, "AUDIT_SSM_PATH='/portal/none-such/': no parameter under it"),
 ])
