@@ -152,11 +152,26 @@ def test_every_role_is_denied_changing_or_deleting_events(resources):
 
 
 def test_only_the_publisher_path_writes_events(resources):
+    """The publisher role appends any tenant's events; the portal only its own access audit
+    (the "_portal" tenant's chains, with their guards and the feed counter); nothing else writes."""
     for name in of_type(resources, "AWS::IAM::Role"):
-        allowed = {a for s in role_statements(resources, name) if s["Effect"] == "Allow"
-                   and refers_to(s["Resource"], "EventsTable") for a in actions(s)}
-        writes = allowed & EVENT_WRITES
-        assert writes == ({"dynamodb:PutItem"} if name == "PublisherRole" else set()), name
+        granting = [s for s in role_statements(resources, name) if s["Effect"] == "Allow"
+                    and refers_to(s["Resource"], "EventsTable") and actions(s) & EVENT_WRITES]
+        writes = {a for s in granting for a in actions(s)} & EVENT_WRITES
+        assert writes == ({"dynamodb:PutItem"} if name in ("PublisherRole", "PortalRole") else set()), name
+        if name == "PortalRole":
+            (statement,) = granting
+            keys = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+            assert sorted(keys) == ["#feed", "E#*", "_portal/*"]
+        if name == "PublisherRole":
+            assert all("Condition" not in s for s in granting)
+
+
+def test_the_functions_read_the_app_secret_and_the_database_secret_rds_manages(resources):
+    for name in ("PortalRole", "ProcessorRole", "PublisherRole"):
+        (statement,) = [s for s in role_statements(resources, name) if "secretsmanager:GetSecretValue" in actions(s)]
+        assert refers_to(statement["Resource"], "AppSecret") and refers_to(statement["Resource"], "Database")
+    assert refers_to(resources["AppSecret"]["Properties"]["KmsKeyId"], "DataKey")
 
 
 def test_no_role_is_granted_wildcard_actions(resources):

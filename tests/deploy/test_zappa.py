@@ -99,6 +99,19 @@ def test_function_names_are_the_ones_the_template_watches():
     assert f"{PROCESSOR['project_name']}-processor" == template_parameter_default("ProcessorFunctionName")
 
 
+def test_publishers_have_a_stage_of_their_own_and_only_it_takes_events():
+    """The ingest stage runs under the publisher role (which may write any tenant's events);
+    the portal's role writes only its own access audit, so its API does not take events."""
+    ingest = STAGES["ingest"]
+    assert ingest["role_arn"].endswith(":role/compliance-portal-prod-publisher")
+    assert ingest.get("apigateway_enabled", True) is True and ingest["events"] == []
+    assert ingest["aws_environment_variables"]["AUDIT_INGEST"] == "true"
+    assert PORTAL["aws_environment_variables"]["AUDIT_INGEST"] == "false"
+    assert {k: v for k, v in ingest["aws_environment_variables"].items() if k != "AUDIT_INGEST"} == {
+        k: v for k, v in PORTAL["aws_environment_variables"].items() if k != "AUDIT_INGEST"}
+    assert f"{PORTAL['project_name']}-ingest" == template_parameter_default("IngestFunctionName")
+
+
 def test_the_portal_stage_serves_api_gateway_and_runs_the_schedules():
     assert PORTAL.get("apigateway_enabled", True) is True and PORTAL["apigateway_version"] == "v1"
     assert PORTAL["keep_warm"] is True
