@@ -24,6 +24,8 @@ install: $(STAMP)
 run: export REPORT_RUNNER ?= worker
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput
+	@# On AUDIT_STORE=dynamodb (with AWS_ENDPOINT_URL, e.g. a local moto_server), make the tables first.
+	@if [ "$$AUDIT_STORE" = dynamodb ]; then $(PY) manage.py bootstrap_aws; fi
 	$(PY) manage.py bootstrap_demo --events $(DEMO_EVENTS) --port $(PORT)
 	@trap 'kill $$projector $$reports 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py run_projector & projector=$$!; \
