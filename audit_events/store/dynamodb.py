@@ -14,7 +14,9 @@ An append is one ``TransactWriteItems``: each event put only where no item is
 sequence the append read, and the feed counter only if it still holds the position the
 append read. Two writers can therefore never fork a chain or share a position; the loser
 re-reads and tries again. The counter serialises appends, as the SQL store's lock does:
-positions are gapless and follow commit order, so the feed never skips an event.
+positions are gapless and follow commit order, so the feed never skips an event. The counter
+also keeps the last recorded time, which no later append goes below (clocks of different
+writers disagree; archives cut the feed by recorded day).
 
 Atomicity: a transaction holds at most 100 items (and 4 MB), so a batch of up to
 ``MAX_ATOMIC_EVENTS`` events is all or none (33: an event, its guard and its aggregate's head
@@ -160,16 +162,15 @@ class DynamoDBEventStore(EventStore):
         events = list(events)
         # Ids are given once: a retry after a lost race keeps them.
         ids = [str(e.event_id) if e.event_id is not None else str(uuid.uuid4()) for e in events]
-        recorded = format_timestamp(timezone.now())
         # The whole batch is checked before any of it is written.
-        self._plan_append(events, ids, 0, self._read_state(ids, events), recorded)
+        self._plan_append(events, ids, 0, self._read_state(ids, events))
         results: list[AppendResult] = []
         start = 0
         while start < len(events):
             rest, rest_ids = events[start:], ids[start:]
             try:
                 written = self._write_retrying(
-                    lambda: self._plan_append(rest, rest_ids, start, self._read_state(rest_ids, rest), recorded))
+                    lambda: self._plan_append(rest, rest_ids, start, self._read_state(rest_ids, rest)))
             except AppendConflictError as error:
                 if start:
                     error.args = (f"{error.args[0]} (events[0] to events[{start - 1}] were stored; "
@@ -193,13 +194,14 @@ class DynamoDBEventStore(EventStore):
 
     def _read_state(self, ids: list[str], events) -> tuple[dict, dict, int]:
         """What an append depends on, read consistently: the stored events with these ids,
-        the aggregates' heads, the feed's last position."""
+        the aggregates' heads, the feed's last position and recorded time."""
         keys = {stream_key(*_aggregate_of(e)) for e in events}
         items = self._batch_get([_guard_key(i) for i in dict.fromkeys(ids)] + [_head_key(k) for k in keys] + [_FEED])
         guards = [i for i in items if i["pk"]["S"].startswith("E#")]
         heads = {i["pk"]["S"]: (int(i["last_sequence"]["N"]), i["last_hash"]["S"])
                  for i in items if i.get("kind", {}).get("S") == "head"}
-        feed = next((int(i["last_position"]["N"]) for i in items if i["pk"]["S"] == "#feed"), 0)
+        feed = next(((int(i["last_position"]["N"]), i["last_recorded"]["S"]) for i in items if i["pk"]["S"] == "#feed"),
+                    (0, ""))
         stored = {}
         if guards:
             for item in self._batch_get([{"pk": g["ref_pk"], "sk": g["ref_sk"]} for g in guards]):
@@ -207,8 +209,11 @@ class DynamoDBEventStore(EventStore):
                 stored[record["event_id"]] = (record, item["hash"]["S"])
         return stored, heads, feed
 
-    def _plan_append(self, events, ids, offset, state, recorded) -> tuple[list[_Planned], dict, int]:
+    def _plan_append(self, events, ids, offset, state) -> tuple[list[_Planned], dict, tuple[int, str]]:
         stored, heads, feed = state
+        # Recorded time never goes back along the feed (archives cut it by recorded day): a
+        # writer that lost a race to one with a later clock takes that one's time.
+        recorded = max(format_timestamp(timezone.now()), feed[1])
         start_heads = dict(heads)
         heads = dict(heads)
         plan: list[_Planned] = []
@@ -245,7 +250,7 @@ class DynamoDBEventStore(EventStore):
             plan.append(_Planned(index, key, record, text.decode("utf-8"), digest, result))
         return plan, start_heads, feed
 
-    def _plan_restore(self, events, state, offset: int = 0) -> tuple[list[_Planned], dict, int]:
+    def _plan_restore(self, events, state, offset: int = 0) -> tuple[list[_Planned], dict, tuple[int, str]]:
         _, heads, feed = state
         start_heads = dict(heads)
         heads = dict(heads)
@@ -436,12 +441,13 @@ def _aggregate_of(event) -> tuple[str, str, str]:
     return event.tenant, event.aggregate_type, event.aggregate_id
 
 
-def _transaction(plan: list[_Planned], heads: dict, feed: int, table: str) -> tuple[list[_Planned], list[dict]]:
+def _transaction(plan: list[_Planned], heads: dict, feed: tuple[int, str], table: str
+                 ) -> tuple[list[_Planned], list[dict]]:
     """The first transaction of a plan: as many of its events as fit DynamoDB's limits, each
     put where no item is, their heads and the feed counter put only if unchanged since read."""
     covered, puts, size = [], [], 0
     last_of: dict[str, _Planned] = {}
-    position = feed
+    position, recorded = feed
     for planned in plan:
         if planned.key is None:  # a duplicate: nothing to write
             covered.append(planned)
@@ -457,6 +463,7 @@ def _transaction(plan: list[_Planned], heads: dict, feed: int, table: str) -> tu
             **_guard_key(planned.record["event_id"]), "kind": {"S": "guard"},
             "ref_pk": item["pk"], "ref_sk": item["sk"]}}})
         last_of[planned.key] = planned
+        recorded = max(recorded, planned.record["recorded_at"])
         covered.append(planned)
         size += weight
     if not puts:
@@ -473,10 +480,11 @@ def _transaction(plan: list[_Planned], heads: dict, feed: int, table: str) -> tu
         else:
             put["ConditionExpression"] = _NEW
         puts.append({"Put": put})
-    counter = {"TableName": table, "Item": {**_FEED, "kind": {"S": "feed"}, "last_position": {"N": str(position)}}}
-    if feed:
+    counter = {"TableName": table, "Item": {**_FEED, "kind": {"S": "feed"}, "last_position": {"N": str(position)},
+                                            "last_recorded": {"S": recorded}}}
+    if feed[0]:
         counter |= {"ConditionExpression": "last_position = :read",
-                    "ExpressionAttributeValues": {":read": {"N": str(feed)}}}
+                    "ExpressionAttributeValues": {":read": {"N": str(feed[0])}}}
     else:
         counter["ConditionExpression"] = _NEW
     puts.append({"Put": counter})

@@ -122,9 +122,27 @@ class TestDynamoDBEventStore(EventStoreContract):
 
         def stale(ids, events):  # always the state before the first append: every write loses
             stored, heads, feed = real(ids, events)
-            return stored, {}, 0
+            return stored, {}, (0, "")
 
         monkeypatch.setattr(store, "_read_state", stale)
         with pytest.raises(dynamodb.StoreBusyError, match="nothing of this transaction was written"):
             store.append([event(aggregate_id="late")])
         assert len(store.read_all()) == 1
+
+
+    def test_recorded_time_never_goes_back_along_the_feed(self, store, monkeypatch):
+        """A writer whose clock is behind (another Lambda, or one that lost a race) takes the
+        feed's last recorded time: archives cut the feed by recorded day."""
+        from datetime import timedelta
+
+        from django.utils import timezone as django_timezone
+
+        from audit_events.store import dynamodb
+
+        (first,) = store.append([event()])
+        behind = django_timezone.now() - timedelta(days=2)
+        monkeypatch.setattr(dynamodb.timezone, "now", lambda: behind)
+        (second,) = store.append([event(aggregate_id="other")])
+        assert second.recorded_at == first.recorded_at
+        recorded = [e.record["recorded_at"] for e in store.read_all()]
+        assert recorded == sorted(recorded)
