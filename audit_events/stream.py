@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import transaction
 
 from .hashing import event_hash
-from .jcs import canonicalize
+from .jcs import CanonicalizationError, canonicalize
 from .models import ProjectionCheckpoint, StreamCheckpoint
 from .projections import Projection, configured_projections
 from .store import StoredEvent
@@ -113,23 +113,31 @@ def _attribute(image: dict, name: str):
 
 def stored_event(image: dict) -> StoredEvent:
     """The event a stream record's ``NewImage`` holds, checked: its record must hash to its hash."""
+    from boto3.dynamodb.types import TypeDeserializer
+
     try:
-        values = {name: _attribute(image, name) for name in
-                  ("position", "tenant", "aggregate_type", "aggregate_id", "sk", "record", "hash")}
-        missing = [name for name, value in values.items() if value is None]
+        item = TypeDeserializer().deserialize({"M": image})
+        missing = [name for name in ("position", "tenant", "aggregate_type", "aggregate_id", "sk", "record", "hash")
+                   if item.get(name) is None]
         if missing:
             raise PoisonRecord(f"missing {', '.join(missing)}")
-        record = orjson.loads(values["record"])
-        event = StoredEvent(int(values["position"]), values["tenant"], values["aggregate_type"],
-                            values["aggregate_id"], int(values["sk"]), values["record"], values["hash"])
-    except (ValueError, TypeError, orjson.JSONDecodeError) as error:
-        if isinstance(error, PoisonRecord):
-            raise
-        raise PoisonRecord(str(error)) from error
+        record = orjson.loads(item["record"])
+        event = StoredEvent(int(item["position"]), item["tenant"], item["aggregate_type"], item["aggregate_id"],
+                            int(item["sk"]), item["record"], item["hash"])
+    except PoisonRecord:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError, orjson.JSONDecodeError) as error:
+        raise PoisonRecord(f"{type(error).__name__}: {error}") from error
+    if not isinstance(record, dict):
+        raise PoisonRecord("the record is not a JSON object")
     identity = (record.get("tenant"), record.get("aggregate_type"), record.get("aggregate_id"), record.get("sequence"))
     if identity != (event.tenant, event.aggregate_type, event.aggregate_id, event.sequence):
         raise PoisonRecord("the record's aggregate or sequence differs from the item's keys")
-    if event_hash(record.get("prev_hash", ""), canonicalize(record)) != event.hash:
+    try:
+        digest = event_hash(record.get("prev_hash", ""), canonicalize(record))
+    except CanonicalizationError as error:
+        raise PoisonRecord(f"the record cannot be canonicalised: {error}") from error
+    if digest != event.hash:
         raise PoisonRecord("the record does not hash to its hash")
     return event
 
