@@ -56,7 +56,7 @@ from .base import (
     restored_link,
 )
 
-__all__ = ["DynamoDBEventStore", "MAX_ATOMIC_EVENTS", "StoreBusyError", "FEED_PAGE"]
+__all__ = ["DynamoDBEventStore", "FEED_PAGE", "MAX_ATOMIC_EVENTS", "record_filter"]
 
 #: positions per partition of the ``by-position`` index (a feed page is one query)
 FEED_PAGE = 10_000
@@ -316,7 +316,7 @@ class DynamoDBEventStore(EventStore):
 
     def read_aggregate(self, tenant, aggregate_type, aggregate_id, *, after=0, limit=100, where=None,
                        before=None) -> list[StoredEvent]:
-        holds = _predicate(where) if where is not None else None
+        holds = record_filter(where) if where is not None else None
         upper = before - 1 if before is not None else 2**62
         if upper <= after or limit <= 0:
             return []
@@ -522,7 +522,7 @@ _LOOKUPS = {
 }
 
 
-def _predicate(where):
+def record_filter(where):
     """``where`` (a Django ``Q`` over the events table's fields) as a test of a record.
     Raises ``TypeError`` for a filter it cannot evaluate, as callers expect of a store."""
     if not isinstance(where, Q):
