@@ -192,9 +192,11 @@ def _pypi_reachable() -> bool:
 
 
 @pytest.fixture(scope="session")
-def packages(request) -> dict[str, Path]:
-    """Both stages' zips, built by deploy/package.py (the lean environment cached between runs)."""
-    build_dir = Path(request.config.cache.mkdir("lambda-build"))
+def packages(request, tmp_path_factory) -> dict[str, Path]:
+    """Every stage's zip, built by deploy/package.py (the lean environment cached between runs
+    in pytest's cache; in a temporary directory when the cache is off)."""
+    cache = getattr(request.config, "cache", None)
+    build_dir = Path(cache.mkdir("lambda-build")) if cache else tmp_path_factory.mktemp("lambda-build")
     try:
         return lambda_package.build(build_dir)
     except (subprocess.CalledProcessError, SystemExit):
