@@ -33,35 +33,24 @@ class Command(BaseCommand):
                 # A stream keeps 24 hours: a rebuild replays the store's own feed, then polls.
                 for name, count in catch_up().items():
                     self.stdout.write(f"{name}: {count} events from the store")
-        if settings.AUDIT_STORE == "dynamodb":
+        stream = settings.AUDIT_STORE == "dynamodb"
+        if stream:
             # The change feed is the table's stream: polled as Lambda's event source mapping
             # reads it, through the processor's own handler.
             from audit_events.stream import poll
-
-            if once:
+        if once:
+            if stream:
                 poll(interval=0, until_idle=True)
                 return
-            stopping = self._stop_on_signals()
-            interval = settings.AUDIT_PROJECTOR_INTERVAL if interval is None else interval
-            self.stderr.write(f"projector polling the events stream (idle interval {interval}s); Ctrl-C stops it")
-            poll(interval=interval, should_stop=lambda: bool(stopping))
-            self.stderr.write("projector stopped")
-            return
-        if once:
-            handled = catch_up()
-            for name, count in handled.items():
+            for name, count in catch_up().items():
                 self.stdout.write(f"{name}: {count} events")
             refresh_planner_statistics()
             return
-        stopping = self._stop_on_signals()
-        interval = settings.AUDIT_PROJECTOR_INTERVAL if interval is None else interval
-        self.stderr.write(f"projector running (idle interval {interval}s); Ctrl-C stops it")
-        run_forever(interval=interval, should_stop=lambda: bool(stopping))
-        self.stderr.write("projector stopped")
-
-    @staticmethod
-    def _stop_on_signals() -> list:
         stopping = []
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stopping.append(True))
-        return stopping
+        interval = settings.AUDIT_PROJECTOR_INTERVAL if interval is None else interval
+        follows = "polling the events stream" if stream else "running"
+        self.stderr.write(f"projector {follows} (idle interval {interval}s); Ctrl-C stops it")
+        (poll if stream else run_forever)(interval=interval, should_stop=lambda: bool(stopping))
+        self.stderr.write("projector stopped")
