@@ -59,6 +59,24 @@ def test_a_restored_store_holds_every_event_as_stored_and_verifies(original):
     manage(restored, "run_projector", "--once")  # the projections rebuild from the restored store
 
 
+def test_an_embedded_stores_archive_restores_into_the_dynamodb_store(original, moto_url):
+    """The way from one machine to AWS: the SQL store's archive, restored into DynamoDB."""
+    import uuid
+
+    from tests.conftest import AWS_TEST_ENV
+
+    root, env, _ = original
+    (root / "on-aws").mkdir()
+    aws = portal_env(root / "on-aws", AUDIT_ARCHIVE_DIR=str(root / "archive"), AUDIT_STORE="dynamodb",
+                     AUDIT_AWS_STAGE=f"t{uuid.uuid4().hex[:8]}", AWS_ENDPOINT_URL=moto_url, **AWS_TEST_ENV)
+    manage(aws, "migrate", "--noinput")
+    manage(aws, "bootstrap_aws")
+    assert "restored" in manage(aws, "restore_archive").stdout
+    assert "verified" in manage(aws, "verify_chain").stdout
+    assert dump(aws) == dump(env)  # every event, its position, record and hash as stored
+    manage(aws, "run_projector", "--once")  # the projections fill from the table's stream
+
+
 def test_archiving_again_writes_nothing_new_and_restoring_into_a_used_store_is_refused(original):
     root, env, _ = original
     assert "0 day(s) archived" in manage(env, "export_archive", "--before", TOMORROW).stdout
