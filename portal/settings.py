@@ -227,7 +227,12 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
-STATIC_URL = "static/"
+STATIC_URL = "static/"  # relative: prefixed with the script name (API Gateway's stage)
+# Django serves the apps' static files itself (on Lambda: no web server in front, and the
+# files are in the package). Off by default: runserver serves them in development.
+PORTAL_SERVE_STATIC = _flag("PORTAL_SERVE_STATIC", False)
+# Only the API (the ingest stage on AWS): no admin pages, no reports, no sign-in.
+PORTAL_API_ONLY = _flag("PORTAL_API_ONLY", False)
 STATIC_ROOT = VAR_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -336,12 +341,17 @@ else:
 # AUDIT_ARCHIVE_S3_BUCKET the bucket whose Object Lock (compliance mode) keeps them.
 AUDIT_ARCHIVE_S3_BUCKET = _archive_bucket = os.environ.get("AUDIT_ARCHIVE_S3_BUCKET", "")
 if _archive_bucket:
+    # Without a key id S3 would use its own aws/s3 key, not the stack's customer-managed one.
+    _object_parameters_archive = {"ServerSideEncryption": "aws:kms"}
+    if os.environ.get("AUDIT_ARCHIVE_KMS_KEY_ID") or os.environ.get("REPORTS_KMS_KEY_ID"):
+        _object_parameters_archive["SSEKMSKeyId"] = (os.environ.get("AUDIT_ARCHIVE_KMS_KEY_ID")
+                                                     or os.environ["REPORTS_KMS_KEY_ID"])
     _archive_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": _archive_bucket,
             "default_acl": None,
-            "object_parameters": {"ServerSideEncryption": "aws:kms"},
+            "object_parameters": _object_parameters_archive,
             "file_overwrite": False,
             "endpoint_url": os.environ.get("AWS_ENDPOINT_URL_S3") or None,
         },

@@ -117,3 +117,21 @@ def test_the_database_url_is_made_from_the_secret_rds_manages(tmp_path, aws):
 def test_a_missing_cloud_secret_is_named(tmp_path, aws, setting, message):
     result = run_django(["check"], {**PRODUCTION, **aws[0], **setting}, tmp_path)
     assert result.returncode != 0 and message in result.stderr
+
+
+_PAGES = (
+    "from django.test import Client; c = Client(HTTP_HOST='localhost'); "
+    "print('STATUS', *[c.get(u).status_code for u in ('/static/admin/css/base.css', '/admin/login/', "
+    "'/api/v1/openapi.json')], repr(c.get('/static/admin/css/base.css').get('Cache-Control')))"
+)
+
+
+@pytest.mark.parametrize("flags, expected", [
+    ({}, "404 200 200 None"),  # development: runserver serves static files
+    ({"PORTAL_SERVE_STATIC": "true"}, "200 200 200 'public, max-age=3600'"),  # Lambda: Django serves them
+    ({"PORTAL_API_ONLY": "true"}, "404 404 200 None"),  # the ingest stage: the API alone
+])
+def test_static_files_and_the_api_only_stage(tmp_path, flags, expected):
+    result = run_django(["shell", "-c", _PAGES], {"DJANGO_ENV": "local", **flags}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"STATUS {expected}" in result.stdout.splitlines()
