@@ -1,0 +1,18 @@
+"""Periodic jobs of the audit log, as Lambda's scheduled events call them (Zappa ``events``)."""
+
+import logging
+
+from .archive import export_archive
+from .store import get_event_store
+
+__all__ = ["export_daily_archive"]
+
+log = logging.getLogger(__name__)
+
+
+def export_daily_archive(event, context) -> dict:
+    """Archive every whole UTC day not archived yet (``export_archive``), once a day on AWS."""
+    days = export_archive(get_event_store())
+    for day in days:
+        log.info("archived %s: %d events", day.day, day.events)
+    return {"archived": [{"day": day.day, "events": day.events} for day in days]}
