@@ -129,7 +129,7 @@ def test_search_is_private_encrypted_and_https_only(resources):
 
 
 @pytest.mark.parametrize("alarm, namespace, metric", [
-    ("EventsThrottledAlarm", "AWS/DynamoDB", "ThrottledRequests"),
+    ("EventsThrottledAlarm", "AWS/DynamoDB", "WriteThrottleEvents"),
     ("PortalErrorsAlarm", "AWS/Lambda", "Errors"),
     ("ProcessorErrorsAlarm", "AWS/Lambda", "Errors"),
     ("IteratorAgeAlarm", "AWS/Lambda", "IteratorAge"),

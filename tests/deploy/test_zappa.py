@@ -48,7 +48,7 @@ run_packaged = lambda_package.invoke
 
 def stream_arn() -> str:
     """The DynamoDB stream the processor stage is bound to."""
-    (event,) = PROCESSOR["events"]
+    (event,) = [e for e in PROCESSOR["events"] if "event_source" in e]
     return event["event_source"]["arn"]
 
 
@@ -63,7 +63,7 @@ def template_parameter_default(name: str) -> str:
 # -- the settings ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("stage", ["prod", "processor"])
+@pytest.mark.parametrize("stage", list(STAGES))
 def test_both_stages_run_django_on_the_declared_runtime_in_the_vpc(stage):
     config = STAGES[stage]
     assert config["runtime"] == "python3.11" and config["architecture"] == "x86_64"
@@ -79,10 +79,10 @@ def test_both_stages_run_django_on_the_declared_runtime_in_the_vpc(stage):
     assert isinstance(config["log_retention_days"], int) and 1 <= config["log_retention_days"] <= 3653
     assert config["callbacks"]["post"] == "deploy.package.apply_log_retention"
     assert config["manage_roles"] is False
-    assert config["role_arn"].endswith(f"-{'portal' if stage == 'prod' else 'processor'}")
+    assert config["role_arn"].endswith({"prod": "-portal", "ingest": "-publisher", "processor": "-processor"}[stage])
 
 
-@pytest.mark.parametrize("stage", ["prod", "processor"])
+@pytest.mark.parametrize("stage", list(STAGES))
 def test_secrets_are_named_never_held(stage):
     config = STAGES[stage]
     assert config["environment_variables"] == {}  # nothing baked into the package
@@ -105,10 +105,12 @@ def test_publishers_have_a_stage_of_their_own_and_only_it_takes_events():
     ingest = STAGES["ingest"]
     assert ingest["role_arn"].endswith(":role/compliance-portal-prod-publisher")
     assert ingest.get("apigateway_enabled", True) is True and ingest["events"] == []
-    assert ingest["aws_environment_variables"]["AUDIT_INGEST"] == "true"
-    assert PORTAL["aws_environment_variables"]["AUDIT_INGEST"] == "false"
-    assert {k: v for k, v in ingest["aws_environment_variables"].items() if k != "AUDIT_INGEST"} == {
-        k: v for k, v in PORTAL["aws_environment_variables"].items() if k != "AUDIT_INGEST"}
+    ingest_env, portal_env = ingest["aws_environment_variables"], PORTAL["aws_environment_variables"]
+    assert (ingest_env["AUDIT_INGEST"], ingest_env["PORTAL_API_ONLY"]) == ("true", "true")  # the API alone
+    assert (portal_env["AUDIT_INGEST"], portal_env["PORTAL_SERVE_STATIC"]) == ("false", "true")
+    differ = {"AUDIT_INGEST", "PORTAL_API_ONLY", "PORTAL_SERVE_STATIC", "DJANGO_ALLOWED_HOSTS"}
+    assert {k: v for k, v in ingest_env.items() if k not in differ} == {
+        k: v for k, v in portal_env.items() if k not in differ}
     assert f"{PORTAL['project_name']}-ingest" == template_parameter_default("IngestFunctionName")
 
 
@@ -122,9 +124,14 @@ def test_the_portal_stage_serves_api_gateway_and_runs_the_schedules():
     assert list(inspect.signature(run_due_schedules).parameters) == ["event", "context"]
 
 
+def processor_binding() -> dict:
+    (binding,) = [e for e in PROCESSOR["events"] if "event_source" in e]
+    return binding
+
+
 def test_the_processor_stage_binds_the_stream_with_finite_retries():
     assert PROCESSOR["apigateway_enabled"] is False and PROCESSOR["keep_warm"] is False
-    (binding,) = PROCESSOR["events"]
+    binding = processor_binding()
     assert binding["function"] == "audit_events.stream.handler"
     source = binding["event_source"]
     assert re.fullmatch(r"arn:aws:dynamodb:[a-z0-9-]+:\d{12}:table/compliance-portal-prod-events/stream/.+",
@@ -137,6 +144,15 @@ def test_the_processor_stage_binds_the_stream_with_finite_retries():
     assert source["function_response_types"] == ["ReportBatchItemFailures"]
     destination = source["destination_config"]["OnFailure"]["Destination"]
     assert re.fullmatch(r"arn:aws:sqs:[a-z0-9-]+:\d{12}:compliance-portal-prod-processor-failures", destination)
+
+
+def test_the_processor_stage_archives_each_day():
+    (archive,) = [e for e in PROCESSOR["events"] if "event_source" not in e]
+    assert archive["function"] == "audit_events.tasks.export_daily_archive"
+    assert archive["expression"].startswith("cron(") and "export_daily_archive" not in str(PORTAL["events"])
+    from audit_events.tasks import export_daily_archive
+
+    assert list(inspect.signature(export_daily_archive).parameters) == ["event", "context"]
 
 
 def test_zappa_passes_only_batch_size_and_enabled_to_a_dynamodb_mapping():
@@ -154,7 +170,7 @@ def test_zappa_passes_only_batch_size_and_enabled_to_a_dynamodb_mapping():
         def client(self, name):
             return Lambda()
 
-    (binding,) = PROCESSOR["events"]
+    binding = processor_binding()
     DynamoDBStreamEventSource(Session(), binding["event_source"]).add("arn:aws:lambda:function:processor")
     assert set(calls[0]) == {"FunctionName", "EventSourceArn", "BatchSize", "Enabled"}
 
@@ -221,7 +237,7 @@ def processor_package(unpacked) -> Path:
     return unpacked["processor"]
 
 
-@pytest.mark.parametrize("stage", ["prod", "processor"])
+@pytest.mark.parametrize("stage", list(STAGES))
 def test_the_package_fits_lambda(packages, stage):
     zipped, unzipped = lambda_package.sizes(packages[stage])
     print(f"{stage}: zipped {zipped / 2**20:.1f} MiB, unzipped {unzipped / 2**20:.1f} MiB")
@@ -229,7 +245,7 @@ def test_the_package_fits_lambda(packages, stage):
     assert zipped < ZIPPED_GOAL
 
 
-@pytest.mark.parametrize("stage", ["prod", "processor"])
+@pytest.mark.parametrize("stage", list(STAGES))
 def test_the_package_holds_the_handler_and_no_test_tools(packages, stage):
     with zipfile.ZipFile(packages[stage]) as archive:
         names = archive.namelist()
@@ -333,6 +349,14 @@ def test_the_packaged_portal_records_api_gateways_source_ip_not_a_forged_header(
             "SELECT record FROM audit_event WHERE event_type = 'SignInFailed'")]
     (record,) = [r for r in records if f"nobody-{os.getpid()}" in json.dumps(r)]
     assert PEER in json.dumps(record) and SPOOFED not in json.dumps(record)
+
+
+def test_the_packaged_portal_serves_the_apps_static_files(portal_package, lambda_env):
+    """No web server sits in front on Lambda: the admin's CSS comes from the package, by Django."""
+    event = lambda_package.api_gateway_event("GET", "/static/admin/css/base.css", host=HOST, source_ip=PEER)
+    (response,) = run_packaged(portal_package, [event], {**lambda_env, "PORTAL_SERVE_STATIC": "true"})["results"]
+    assert response["statusCode"] == 200, response
+    assert "public" in response["headers"]["Cache-Control"]
 
 
 def test_the_packaged_portal_answers_errors_generically(portal_package, lambda_env):
