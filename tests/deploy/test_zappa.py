@@ -156,7 +156,7 @@ def test_the_processor_stage_archives_each_day():
 
 
 def test_zappa_passes_only_batch_size_and_enabled_to_a_dynamodb_mapping():
-    """Why the template, not Zappa, owns the stream's event source mapping (docs/ZAPPA_NOTES.md):
+    """Why the template, not Zappa, owns the stream's event source mapping (docs/DEPLOY.md, step 7; the template's ProcessorStreamMapping):
     if this fails, Zappa learnt more keys: reconsider who creates the mapping."""
     from zappa.utilities import DynamoDBStreamEventSource
 
