@@ -20,7 +20,7 @@ from .ingest import IngestError, parse_events
 from .jcs import CanonicalizationError
 from .schema import MAX_BATCH_EVENTS, SAFE_INTEGER
 from .search import SearchQuery, SearchQueryError, parse_search_params
-from .store import AppendConflictError, StoreBusyError
+from .store import AppendConflictError, EventTooLargeError, StoreBusyError
 from portal.access.auth import PERSON_AUTH, READ_AUTH
 from portal.access.readers import reader_for
 
@@ -121,6 +121,7 @@ _BODY = {
         "duplicate of a stored one. On any error nothing is written (on the DynamoDB store, a "
         "batch of more than 33 events is written in parts: a 409 then says which first events "
         "were stored, and sending the batch again with the same event ids completes it). "
+        "413 when the body, or an event as stored (350,000 bytes), is too large. "
         "503 when the store stays busy: nothing was written, send it again."
     ),
 )
@@ -146,6 +147,8 @@ def append_events(request):
         return json_response(exc.as_dict(), exc.status)
     except services.TenantNotAllowedError as exc:
         return json_response({"detail": str(exc)}, 403)
+    except EventTooLargeError as exc:
+        return json_response({"detail": str(exc), "event_id": exc.event_id}, 413)
     except AppendConflictError as exc:
         return json_response({"detail": str(exc), "event_id": exc.event_id}, 409)
     except StoreBusyError as exc:

@@ -22,7 +22,7 @@ from typing import Callable, Iterable, Sequence
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connections, transaction
 
 from .hashing import event_hash
 from .jcs import CanonicalizationError, canonicalize
@@ -44,8 +44,22 @@ class PoisonRecord(ValueError):
 
 def handler(event: dict, context=None) -> dict:
     """Lambda's entry point for a DynamoDB Streams batch."""
-    failed = process_records(event.get("Records") or [])
+    # No request signals on a stream invocation: drop a connection that went bad (a database
+    # failover) or stale between invocations of this warm container, as a request would.
+    _close_old_connections()
+    try:
+        failed = process_records(event.get("Records") or [])
+    finally:
+        _close_old_connections()
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
+
+
+def _close_old_connections() -> None:
+    """Django's ``close_old_connections``, except a connection inside a transaction (a caller's
+    own, such as a test's), which closing would break."""
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close_if_unusable_or_obsolete()
 
 
 def process_records(records: Sequence[dict], projections: Sequence[Projection] | None = None) -> list[str]:
@@ -161,18 +175,23 @@ def poll(*, interval: float, should_stop: Callable[[], bool] = lambda: False, ba
     sleep ``interval`` seconds when idle."""
     streams = _client("dynamodbstreams")
     arn = stream_arn()
-    iterators: dict[str, str] = {}
+    iterators: dict[str, str | None] = {}  # None: the shard is closed and read to its end
     attempts: dict[str, int] = {}
     while not should_stop():
-        for shard in _shards(streams, arn):
-            shard_id = shard["ShardId"]
+        shards = {shard["ShardId"]: shard.get("ParentShardId") for shard in _shards(streams, arn)}
+        for shard_id in shards:
             if shard_id not in iterators:
                 iterators[shard_id] = _iterator(streams, arn, shard_id)
         read, failing = False, False
         for shard_id, iterator in list(iterators.items()):
-            if iterator is None:
+            parent = shards.get(shard_id)
+            if iterator is None or (parent in iterators and iterators[parent] is not None):
+                continue  # as Lambda does: a child shard only once its parent is read to its end
+            try:
+                answer = streams.get_records(ShardIterator=iterator, Limit=batch_size)
+            except streams.exceptions.ExpiredIteratorException:  # iterators last 15 minutes
+                iterators[shard_id] = _iterator(streams, arn, shard_id)
                 continue
-            answer = streams.get_records(ShardIterator=iterator, Limit=batch_size)
             records = answer.get("Records", [])
             iterators[shard_id] = answer.get("NextShardIterator")
             if not records:
@@ -206,10 +225,10 @@ def _delivered(records: list[dict], failures: list[str], attempts: dict[str, int
     ``MAX_ATTEMPTS`` and sent to the failure queue); None if not even the first."""
     if not failures:
         return records[-1]["dynamodb"]["SequenceNumber"]
-    first = failures[0]
-    attempts[first] = attempts.get(first, 0) + 1
     numbers = [r["dynamodb"]["SequenceNumber"] for r in records]
-    index = numbers.index(first) if first in numbers else 0
+    index = min((numbers.index(f) for f in failures if f in numbers), default=0)  # the first in stream order
+    first = numbers[index]
+    attempts[first] = attempts.get(first, 0) + 1
     if attempts[first] < MAX_ATTEMPTS:
         return numbers[index - 1] if index else None
     log.error("stream record %s failed %d times; sent to the failure queue and skipped", first, attempts[first])

@@ -16,7 +16,9 @@ __all__ = [
     "AppendResult",
     "EventConflictError",
     "EventStore",
+    "EventTooLargeError",
     "ExpectedSequenceError",
+    "PartlyStoredError",
     "RestoreError",
     "StoreBusyError",
     "StoredEvent",
@@ -95,6 +97,18 @@ class EventConflictError(AppendConflictError):
     """An ``event_id`` that is stored already with other content."""
 
 
+class EventTooLargeError(AppendConflictError):
+    """An event larger than the store can hold as one item; nothing was written."""
+
+
+class PartlyStoredError(AppendConflictError):
+    """A batch the store writes in parts stopped after its first ``stored`` events."""
+
+    def __init__(self, message: str, *, index: int, event_id: str, stored: int):
+        super().__init__(message, index=index, event_id=event_id)
+        self.stored = stored
+
+
 class ExpectedSequenceError(AppendConflictError):
     """The aggregate moved on since the publisher read it (optimistic concurrency)."""
 
@@ -169,6 +183,18 @@ class EventStore(ABC):
 
 
 # -- what every adapter's append and restore decide alike ---------------------------------
+
+#: the largest stored record of any adapter: a DynamoDB item holds 400 KB with its other
+#: attributes. The payload is limited on input, but not its personal-data pointers.
+MAX_RECORD_BYTES = 350_000
+
+
+def check_record_size(index: int, event_id: str, canonical: bytes) -> None:
+    if len(canonical) > MAX_RECORD_BYTES:
+        raise EventTooLargeError(
+            f"events[{index}]: event {event_id} is {len(canonical)} bytes as stored; the limit is "
+            f"{MAX_RECORD_BYTES} (shorten its payload or its pii pointers)", index=index, event_id=event_id)
+
 
 
 def duplicate_result(index: int, content: dict, record: dict, digest: str) -> AppendResult:

@@ -49,9 +49,13 @@ from .base import (
     AppendResult,
     EventConflictError,
     EventStore,
+    EventTooLargeError,
     ExpectedSequenceError,
+    PartlyStoredError,
+    RestoreError,
     StoreBusyError,
     StoredEvent,
+    check_record_size,
     duplicate_result,
     restored_link,
 )
@@ -63,7 +67,9 @@ FEED_PAGE = 10_000
 _TRANSACTION_ITEMS = 100
 _TRANSACTION_BYTES = 3_500_000  # DynamoDB's limit is 4 MB; attribute names and overhead
 MAX_ATOMIC_EVENTS = (_TRANSACTION_ITEMS - 1) // 3
+_RETRYABLE = {"ConditionalCheckFailed", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"}
 #: how long an append keeps retrying against concurrent writers before giving up
+INDEX_WAIT_SECONDS = 30.0  # how long a walk of the feed waits for the index to catch up
 BUSY_SECONDS = 10.0  # well inside the ingest function's 30 s (and API Gateway's 29 s)
 
 _FEED = {"pk": {"S": "#feed"}, "sk": {"N": "0"}}
@@ -141,6 +147,9 @@ class _Planned(NamedTuple):
 class DynamoDBEventStore(EventStore):
     """Events in one DynamoDB table (see the module's text for its items and guarantees)."""
 
+    #: seconds an append keeps losing races before it gives up (None: ``BUSY_SECONDS``)
+    busy_seconds: float | None = None
+
     def __init__(self, table: str | None = None, client=None):
         self.table = table or settings.AUDIT_DYNAMODB_TABLES["events"]
         if client is not None:
@@ -171,11 +180,13 @@ class DynamoDBEventStore(EventStore):
             try:
                 written = self._write_retrying(
                     lambda: self._plan_append(rest, rest_ids, start, self._read_state(rest_ids, rest)))
-            except AppendConflictError as error:
-                if start:
-                    error.args = (f"{error.args[0]} (events[0] to events[{start - 1}] were stored; "
-                                  "send the batch again with the same event ids to store the rest)",)
-                raise
+            except Exception as error:
+                if not start:
+                    raise  # nothing of the batch was written
+                why = error.args[0] if isinstance(error, AppendConflictError) else f"{type(error).__name__}: {error}"
+                raise PartlyStoredError(
+                    f"{why} (events[0] to events[{start - 1}] were stored; send the batch again with the same "
+                    "event ids to store the rest)", index=start, event_id=ids[start], stored=start) from error
             results.extend(p.result for p in written)
             start += len(written)
         return results
@@ -183,12 +194,13 @@ class DynamoDBEventStore(EventStore):
     def restore(self, events: Sequence[tuple[dict, str]]) -> int:
         if not events:
             return 0
-        self._plan_restore(events, self._read_state([], [r for r, _ in events]))  # all checked first
+        ids = [str(r.get("event_id")) for r, _ in events]
+        self._plan_restore(events, self._read_state(ids, [r for r, _ in events]))  # all checked first
         start = 0
         while start < len(events):
             rest = events[start:]
-            written = self._write_retrying(lambda: self._plan_restore(rest, self._read_state([], [r for r, _ in rest]),
-                                                                      offset=start))
+            written = self._write_retrying(lambda: self._plan_restore(
+                rest, self._read_state(ids[start:], [r for r, _ in rest]), offset=start))
             start += len(written)
         return len(events)
 
@@ -242,6 +254,7 @@ class DynamoDBEventStore(EventStore):
                     index=index, event_id=event_id)
             record = build_record(content, sequence=last_sequence + 1, recorded_at=recorded, prev_hash=last_hash)
             text = canonicalize(record)
+            check_record_size(index, event_id, text)
             digest = event_hash(last_hash, text)
             heads[key] = (last_sequence + 1, digest)
             result = AppendResult(event_id, event.tenant, event.aggregate_type, event.aggregate_id,
@@ -251,11 +264,15 @@ class DynamoDBEventStore(EventStore):
         return plan, start_heads, feed
 
     def _plan_restore(self, events, state, offset: int = 0) -> tuple[list[_Planned], dict, tuple[int, str]]:
-        _, heads, feed = state
+        stored, heads, feed = state
         start_heads = dict(heads)
         heads = dict(heads)
-        plan = []
+        plan, seen = [], set()
         for local, (record, digest) in enumerate(events):
+            event_id = str(record.get("event_id"))
+            if event_id in stored or event_id in seen:
+                raise RestoreError(f"event {offset + local + 1} ({event_id}): its event_id is stored already")
+            seen.add(event_id)
             key, text = restored_link(offset + local + 1, record, digest, heads)
             plan.append(_Planned(offset + local, key, record, text.decode("utf-8"), digest, None))
         return plan, start_heads, feed
@@ -263,7 +280,8 @@ class DynamoDBEventStore(EventStore):
     def _write_retrying(self, make_plan) -> list[_Planned]:
         """Plan from a fresh read and write the plan's first transaction; again when another
         writer got there first. Returns the planned events that transaction covered."""
-        deadline = time.monotonic() + BUSY_SECONDS
+        patience = BUSY_SECONDS if self.busy_seconds is None else self.busy_seconds
+        deadline = time.monotonic() + patience
         for attempt in range(1_000_000):
             plan, heads, feed = make_plan()
             covered, items = _transaction(plan, heads, feed, self.table)
@@ -274,12 +292,12 @@ class DynamoDBEventStore(EventStore):
                 return covered
             except self.client.exceptions.TransactionCanceledException as error:
                 reasons = {r.get("Code") for r in error.response.get("CancellationReasons", [])} - {"None", None}
-                if not reasons <= {"ConditionalCheckFailed", "TransactionConflict"}:
+                if not reasons <= _RETRYABLE:  # a lost race, or throttling on the one feed counter
                     raise
             except self.client.exceptions.TransactionConflictException:
                 pass
             if time.monotonic() > deadline:
-                raise StoreBusyError(f"the event store stayed busy for {BUSY_SECONDS:.0f} s; nothing of this "
+                raise StoreBusyError(f"the event store stayed busy for {patience:.0f} s; nothing of this "
                                      "transaction was written, try again")
             time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))  # jittered back-off
         raise AssertionError("unreachable")
@@ -317,6 +335,7 @@ class DynamoDBEventStore(EventStore):
     def read_aggregate(self, tenant, aggregate_type, aggregate_id, *, after=0, limit=100, where=None,
                        before=None) -> list[StoredEvent]:
         holds = record_filter(where) if where is not None else None
+        after = max(after, 0)  # sk 0 is the aggregate's head, not an event
         upper = before - 1 if before is not None else 2**62
         if upper <= after or limit <= 0:
             return []
@@ -336,7 +355,7 @@ class DynamoDBEventStore(EventStore):
         return found
 
     def read_all(self, *, after_position: int = 0, limit: int = 1000) -> list[StoredEvent]:
-        return [_stored(item) for item in self._feed_items(after_position, limit)]
+        return [_stored(item) for item in self._feed_items(max(after_position, 0), limit)]
 
     def _feed_items(self, after_position: int, limit: int) -> list[dict]:
         """The feed from the ``by-position`` index. The index is eventually consistent, so the
@@ -371,9 +390,20 @@ class DynamoDBEventStore(EventStore):
                                                      ":zero": {"N": "0"}}}
             yield from (_with_indexed(item) for item in self._query(request, page=1000))
             return
-        # Otherwise the feed, in position order: each chain comes in sequence order.
-        after = 0
-        while items := self._feed_items(after, 1000):
+        # Otherwise the feed, in position order: each chain comes in sequence order. Up to the
+        # counter's position when the walk starts, waiting for the index to show every one of
+        # them (it is eventually consistent): heads read afterwards must not be ahead of it.
+        last = self._last_position()
+        after, waited = 0, 0.0
+        while after < last:
+            items = self._feed_items(after, 1000)
+            if not items:
+                if waited > INDEX_WAIT_SECONDS:
+                    raise RuntimeError(f"the by-position index of {self.table} has not shown position "
+                                       f"{after + 1} after {INDEX_WAIT_SECONDS:.0f} s")
+                time.sleep(0.1)
+                waited += 0.1
+                continue
             for item in items:
                 if ((tenant is None or item["tenant"]["S"] == tenant) and (aggregate is None or (
                         item["aggregate_type"]["S"], item["aggregate_id"]["S"]) == tuple(aggregate))):
@@ -417,6 +447,10 @@ class DynamoDBEventStore(EventStore):
                     break
         return found
 
+    def _last_position(self) -> int:
+        item = self.client.get_item(TableName=self.table, Key=_FEED, ConsistentRead=True).get("Item")
+        return int(item["last_position"]["N"]) if item else 0
+
     def _query(self, request: dict, *, page: int) -> Iterator[dict]:
         request = {**request, "Limit": page}
         while True:
@@ -453,7 +487,7 @@ def _transaction(plan: list[_Planned], heads: dict, feed: tuple[int, str], table
             covered.append(planned)
             continue
         adds = 2 + (planned.key not in last_of)
-        weight = len(planned.text) * 2 + 1024  # the record, and the copies of its fields
+        weight = len(planned.text.encode()) + 2048  # the record (bytes), and the copies of its fields
         if len(puts) + len(last_of) + adds + 1 > _TRANSACTION_ITEMS or size + weight > _TRANSACTION_BYTES:
             break
         position += 1
@@ -467,6 +501,9 @@ def _transaction(plan: list[_Planned], heads: dict, feed: tuple[int, str], table
         covered.append(planned)
         size += weight
     if not puts:
+        if len(covered) < len(plan):  # cannot happen under MAX_RECORD_BYTES; never loop on it
+            raise EventTooLargeError(f"events[{plan[len(covered)].index}] does not fit a transaction",
+                                     index=plan[len(covered)].index, event_id=plan[len(covered)].record["event_id"])
         return covered, []
     for key, planned in last_of.items():
         record = planned.record

@@ -20,6 +20,7 @@ from .base import (
     EventStore,
     ExpectedSequenceError,
     StoredEvent,
+    check_record_size,
     duplicate_result,
     restored_link,
 )
@@ -151,6 +152,7 @@ class SQLEventStore(EventStore):
                 content, sequence=sequence, recorded_at=recorded_text, prev_hash=last_hash
             )
             canonical = canonicalize(record)
+            check_record_size(index, event_id, canonical)
             digest = event_hash(last_hash, canonical)
             heads[key] = changed_heads[key] = (sequence, digest)
             rows.append((record, canonical.decode("utf-8"), digest))

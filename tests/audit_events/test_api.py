@@ -227,3 +227,11 @@ def test_a_busy_store_is_503_with_retry_after_and_nothing_written(api, monkeypat
     assert response.status_code == 503 and response["Retry-After"] == "1"
     assert "nothing of this transaction was written" in response.json()["detail"]
     assert stored_count() == 0
+
+
+def test_an_event_too_large_to_store_is_413_naming_it(api):
+    key = "k" * 5_000
+    body = event_dict(payload={key: {f"f{i}": i for i in range(100)}}, pii=[f"/{key}/f{i}" for i in range(100)])
+    response = api.post(EVENTS, body)
+    assert response.status_code == 413 and "events[0]" in response.json()["detail"]
+    assert stored_count() == 0

@@ -147,6 +147,16 @@ class EventStoreContract:
         (second,) = store.append([event()])
         assert second.sequence == 2 and second.prev_hash == first.hash
 
+    def test_an_event_larger_than_any_store_holds_is_refused_and_nothing_written(self, store):
+        from audit_events.store import EventTooLargeError
+
+        key = "k" * 5_000  # a small payload, but 100 pii pointers under one long key: 500 KB as stored
+        huge = event(aggregate_id="huge", payload={key: {f"f{i}": i for i in range(100)}},
+                     pii=[f"/{key}/f{i}" for i in range(100)])
+        with pytest.raises(EventTooLargeError, match=r"events\[1\].*the limit is 350000"):
+            store.append([event(), huge])
+        assert self.count(store) == 0
+
     # -- reading ------------------------------------------------------------
 
     def test_get_unknown_or_malformed_id(self, store):

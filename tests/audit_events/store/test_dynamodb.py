@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from audit_events.aws_resources import make_table
-from audit_events.store import ExpectedSequenceError
+from audit_events.store import ExpectedSequenceError, PartlyStoredError, RestoreError
 from audit_events.store.dynamodb import MAX_ATOMIC_EVENTS, DynamoDBEventStore
 from tests.audit_events.store.contracts import EventStoreContract, event, new_id
 from tests.conftest import AWS_TEST_ENV
@@ -38,7 +38,11 @@ class TestDynamoDBEventStore(EventStoreContract):
 
     @contextlib.contextmanager
     def scratch_store(self):
-        yield fresh_store()
+        store = fresh_store()
+        # moto answers one request at a time and copies the table for every transaction: far
+        # slower than DynamoDB, so a writer may lose races for longer than the store's patience.
+        store.busy_seconds = 120.0
+        yield store
 
     # -- what only this backend has ----------------------------------------------------
 
@@ -74,8 +78,9 @@ class TestDynamoDBEventStore(EventStoreContract):
             return original(make_plan)
 
         monkeypatch.setattr(store, "_write_retrying", interleaved)
-        with pytest.raises(ExpectedSequenceError, match=rf"events\[0\] to events\[{MAX_ATOMIC_EVENTS - 1}\] were stored"):
+        with pytest.raises(PartlyStoredError, match=rf"events\[0\] to events\[{MAX_ATOMIC_EVENTS - 1}\] were stored") as caught:
             store.append(batch)
+        assert caught.value.stored == MAX_ATOMIC_EVENTS and isinstance(caught.value.__cause__, ExpectedSequenceError)
         monkeypatch.setattr(store, "_write_retrying", original)
         retried = store.append(batch[:-1] + [event(event_id=ids[-1], aggregate_id="contended")])
         assert [r.status for r in retried] == ["duplicate"] * MAX_ATOMIC_EVENTS + ["created"]
@@ -146,3 +151,36 @@ class TestDynamoDBEventStore(EventStoreContract):
         assert second.recorded_at == first.recorded_at
         recorded = [e.record["recorded_at"] for e in store.read_all()]
         assert recorded == sorted(recorded)
+
+
+    def test_a_busy_store_after_the_first_transaction_says_what_was_stored(self, store, monkeypatch):
+        from audit_events.store import StoreBusyError
+
+        original, calls = store._write_retrying, []
+
+        def busy_second(make_plan):
+            calls.append(1)
+            if len(calls) == 2:
+                raise StoreBusyError("the event store stayed busy")
+            return original(make_plan)
+
+        monkeypatch.setattr(store, "_write_retrying", busy_second)
+        with pytest.raises(PartlyStoredError, match="StoreBusyError.*were stored") as caught:
+            store.append([event(aggregate_id=f"b{i}") for i in range(MAX_ATOMIC_EVENTS + 2)])
+        assert caught.value.stored == MAX_ATOMIC_EVENTS == len(store.read_all(limit=1000))
+
+    def test_restore_refuses_an_event_id_that_is_stored_already(self, store):
+        chain = self._archived("again", 2)
+        store.restore(chain[:1])
+        other = self._archived("other", 1)
+        reused = ({**other[0][0], "event_id": chain[0][0]["event_id"]}, other[0][1])
+        with pytest.raises(RestoreError, match="event_id is stored already"):
+            store.restore([reused])
+        with pytest.raises(RestoreError, match="event_id is stored already"):
+            store.restore([chain[1], (chain[1][0], chain[1][1])])
+        assert len(store.read_all()) == 1
+
+    def test_reads_before_the_start_are_reads_from_the_start(self, store):
+        store.append([event(), event()])
+        assert [e.sequence for e in store.read_aggregate("acme", "Account", "acc-1", after=-5)] == [1, 2]
+        assert len(store.read_all(after_position=-1)) == 2
