@@ -169,6 +169,10 @@ class EventStore(ABC):
         """The change feed: events with position > ``after_position``, in order."""
 
     @abstractmethod
+    def last_position(self) -> int:
+        """The feed's last position (0 when empty): how many events the store has taken."""
+
+    @abstractmethod
     def iter_events(
         self, *, tenant: str | None = None, aggregate: tuple[str, str] | None = None
     ) -> Iterator[StoredEvent]:

@@ -393,7 +393,7 @@ class DynamoDBEventStore(EventStore):
         # Otherwise the feed, in position order: each chain comes in sequence order. Up to the
         # counter's position when the walk starts, waiting for the index to show every one of
         # them (it is eventually consistent): heads read afterwards must not be ahead of it.
-        last = self._last_position()
+        last = self.last_position()
         after, waited = 0, 0.0
         while after < last:
             items = self._feed_items(after, 1000)
@@ -447,7 +447,7 @@ class DynamoDBEventStore(EventStore):
                     break
         return found
 
-    def _last_position(self) -> int:
+    def last_position(self) -> int:
         item = self.client.get_item(TableName=self.table, Key=_FEED, ConsistentRead=True).get("Item")
         return int(item["last_position"]["N"]) if item else 0
 

@@ -6,6 +6,7 @@ from typing import Iterator, Sequence
 
 import orjson
 from django.db import connections, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from ..hashing import GENESIS_HASH, event_hash
@@ -372,6 +373,9 @@ class SQLEventStore(EventStore):
             .values_list(*_EVENT_COLUMNS)[:limit]
         )
         return [_stored(row) for row in rows]
+
+    def last_position(self) -> int:
+        return self._rows().aggregate(last=Max("position"))["last"] or 0
 
     def iter_events(
         self, *, tenant: str | None = None, aggregate: tuple[str, str] | None = None

@@ -226,6 +226,11 @@ class EventStoreContract:
         assert positions == sorted(set(positions)) and len(positions) == 6
         assert [e.position for e in store.read_all(after_position=positions[2], limit=2)] == positions[3:5]
 
+    def test_last_position_counts_what_the_feed_holds(self, store):
+        assert store.last_position() == 0
+        store.append([event(aggregate_id=f"l{i}") for i in range(3)])
+        assert store.last_position() == store.read_all()[-1].position
+
     def test_iter_events_and_heads_agree(self, store):
         store.append([event(aggregate_id="a"), event(aggregate_id="b"), event(aggregate_id="a")])
         report = verify_events(store.iter_events(), store.heads())
