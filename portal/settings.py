@@ -233,6 +233,9 @@ STATIC_URL = "static/"  # relative: prefixed with the script name (API Gateway's
 PORTAL_SERVE_STATIC = _flag("PORTAL_SERVE_STATIC", False)
 # Only the API (the ingest stage on AWS): no admin pages, no reports, no sign-in.
 PORTAL_API_ONLY = _flag("PORTAL_API_ONLY", False)
+# A bearer token a Prometheus scraper presents at /metrics (staff sessions need none); unset:
+# staff only. A secret: from AUDIT_SECRETS_ID or AUDIT_SSM_PATH on AWS.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 STATIC_ROOT = VAR_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -7,15 +7,22 @@ from django.urls import path, re_path
 from django.utils.cache import patch_cache_control
 from django.views.generic import RedirectView
 
+from . import health
 from .api import api
 
+operations = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics, name="metrics"),
+]
 if settings.PORTAL_API_ONLY:  # the ingest stage: publishers' API, nothing else
-    urlpatterns = [path("api/v1/", api.urls)]
+    urlpatterns = [path("api/v1/", api.urls), *operations]
 else:
     urlpatterns = [
         path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
         path("admin/", admin.site.urls),
         path("api/v1/", api.urls),
+        *operations,
     ]
 
 
