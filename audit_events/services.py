@@ -6,7 +6,7 @@ from typing import Sequence
 
 from django.conf import settings
 
-from .metrics import APPEND_SECONDS, INGESTED
+from .metrics import APPEND_SECONDS, INGESTED, emit_metrics
 from .models import PublisherKey
 from .schema import RESERVED_TENANT_PREFIX, TENANT_PATTERN, EventIn
 from .store import AppendResult, get_event_store
@@ -39,9 +39,12 @@ def append_events(*, events: Sequence[EventIn]) -> list[AppendResult]:
     """Append validated events atomically through the configured store (timed for ``/metrics``)."""
     started = time.perf_counter()
     results = get_event_store().append(events)
-    APPEND_SECONDS.observe(time.perf_counter() - started)
-    for result in results:
-        INGESTED.add(result.status)
+    elapsed = time.perf_counter() - started
+    APPEND_SECONDS.observe(elapsed)
+    created = sum(1 for result in results if result.status == "created")
+    INGESTED.add("created", created)
+    INGESTED.add("duplicate", len(results) - created)
+    emit_metrics({"AppendLatency": (elapsed * 1000, "Milliseconds"), "EventsIngested": (created, "Count")})
     return results
 
 

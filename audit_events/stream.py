@@ -26,6 +26,7 @@ from django.db import connections, transaction
 
 from .hashing import event_hash
 from .jcs import CanonicalizationError, canonicalize
+from .metrics import emit_metrics
 from .models import ProjectionCheckpoint, StreamCheckpoint
 from .projections import Projection, configured_projections
 from .store import StoredEvent
@@ -47,10 +48,12 @@ def handler(event: dict, context=None) -> dict:
     # No request signals on a stream invocation: drop a connection that went bad (a database
     # failover) or stale between invocations of this warm container, as a request would.
     _close_old_connections()
+    records = event.get("Records") or []
     try:
-        failed = process_records(event.get("Records") or [])
+        failed = process_records(records)
     finally:
         _close_old_connections()
+    emit_metrics({"StreamRecords": (len(records), "Count"), "StreamRecordsFailed": (len(failed), "Count")})
     return {"batchItemFailures": [{"itemIdentifier": sequence} for sequence in failed]}
 
 

@@ -184,6 +184,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.observability.TraceIdMiddleware",  # first: every later log line carries the trace id
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -239,10 +240,15 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 STATIC_ROOT = VAR_DIR / "static"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# LOG_FORMAT=json: one JSON object per line with the request's trace id (the default in
+# production, where logs are read by machines: CloudWatch Logs Insights and the like).
+LOG_FORMAT = _choice("LOG_FORMAT", "json" if PRODUCTION else "text", ("text", "json"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "portal.observability.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler",
+                             **({"formatter": "json"} if LOG_FORMAT == "json" else {})}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     # Django's default config gives "django" a handler of its own: log once, via root.
     "loggers": {"django": {"handlers": [], "propagate": True}},

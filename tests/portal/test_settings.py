@@ -135,3 +135,12 @@ def test_static_files_and_the_api_only_stage(tmp_path, flags, expected):
     result = run_django(["shell", "-c", _PAGES], {"DJANGO_ENV": "local", **flags}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert f"STATUS {expected}" in result.stdout.splitlines()
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"DJANGO_ENV": "local"}, "text"), (PRODUCTION, "json"), ({**PRODUCTION, "LOG_FORMAT": "text"}, "text")])
+def test_logs_are_json_in_production_unless_chosen_otherwise(tmp_path, env, expected):
+    script = "from django.conf import settings; print('FORMAT', settings.LOG_FORMAT)"
+    result = run_django(["shell", "-c", script], env, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert f"FORMAT {expected}" in result.stdout.splitlines()
