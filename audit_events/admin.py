@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
-from .models import AggregateState, ProjectionCheckpoint, PublisherKey, StoredEvent
+from .models import AggregateState, FailedProjection, ProjectionCheckpoint, PublisherKey, StoredEvent
 from .services import check_tenant_names
 
 
@@ -109,3 +109,51 @@ class AggregateStateAdmin(ReadOnlyAdmin):
 @admin.register(ProjectionCheckpoint)
 class ProjectionCheckpointAdmin(ReadOnlyAdmin):
     list_display = ["name", "position", "updated_at"]
+
+
+class OpenFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "open"), ("resolved", "resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(FailedProjection)
+class FailedProjectionAdmin(ReadOnlyAdmin):
+    """Events a projection could not apply, and those held behind them; retried from here."""
+
+    list_display = ["position", "projection", "tenant", "aggregate_type", "aggregate_id", "sequence", "attempts",
+                    "short_error", "last_failed_at", "resolved_at"]
+    list_filter = [OpenFilter, "projection", "tenant"]
+    search_fields = ["=event_id", "=aggregate_id"]
+    ordering = ["position"]
+    actions = ["retry"]
+
+    @admin.display(description="error")
+    def short_error(self, row):
+        return row.error if len(row.error) <= 120 else row.error[:119] + "…"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in FailedProjection._meta.fields]
+
+    @admin.action(description="Retry the selected failures (and what waits behind them)", permissions=["change"])
+    def retry(self, request, queryset):
+        from .projections import configured_projections
+        from .projector import retry_failed
+
+        chosen = {name for name in queryset.values_list("projection", flat=True)}
+        projections = [p for p in configured_projections() if p.name in chosen]
+        resolved = retry_failed(projections=projections, positions=list(queryset.values_list("position", flat=True)))
+        still = FailedProjection.objects.filter(pk__in=queryset.values("pk"), resolved_at__isnull=True).count()
+        self.message_user(request, f"{sum(resolved.values())} applied; {still} of the selected still fail.")
+
+    def has_change_permission(self, request, obj=None):  # the action needs it; the form stays read-only
+        return request.user.has_perm("audit_events.change_failedprojection")

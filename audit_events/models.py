@@ -155,6 +155,38 @@ class ProjectionCheckpoint(models.Model):
         return f"{self.name} @ {self.position}"
 
 
+class FailedProjection(models.Model):
+    """An event a projection could not apply (the embedded projector), or one held back behind
+    such an event of its aggregate so that the aggregate is never applied out of order.
+
+    The projector moves on past it (other aggregates are not blocked) but never silently:
+    it stays here until a retry applies it (``resolved_at``).
+    """
+
+    projection = models.CharField(max_length=100)
+    position = models.BigIntegerField()
+    event_id = models.CharField(max_length=36)
+    tenant = models.CharField(max_length=64)
+    aggregate_type = models.CharField(max_length=128)
+    aggregate_id = models.CharField(max_length=256)
+    sequence = models.BigIntegerField()
+    #: the exception (type and message); for a held event, which failure it waits behind
+    error = models.TextField()
+    #: tries that raised (0 for an event held behind an earlier failure)
+    attempts = models.PositiveIntegerField(default=0)
+    first_failed_at = models.DateTimeField(auto_now_add=True)
+    last_failed_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "audit_failed_projection"
+        constraints = [models.UniqueConstraint(fields=["projection", "position"], name="failed_projection_once")]
+        indexes = [models.Index(fields=["projection", "resolved_at", "position"], name="failed_projection_open")]
+
+    def __str__(self):
+        return f"{self.projection} @ {self.position} ({self.tenant}/{self.aggregate_type}/{self.aggregate_id} #{self.sequence})"
+
+
 class StreamCheckpoint(models.Model):
     """How far the local stream poller has read a DynamoDB stream shard (``AUDIT_STORE=dynamodb``;
     on Lambda the event source mapping keeps this itself)."""

@@ -12,12 +12,13 @@ import logging
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Count
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from audit_events.metrics import APPEND_SECONDS, INGESTED
-from audit_events.models import ProjectionCheckpoint
+from audit_events.models import FailedProjection, ProjectionCheckpoint
 from audit_events.projections import configured_projections
 from audit_events.search import get_search_index
 from audit_events.store import get_event_store
@@ -83,6 +84,8 @@ def metrics(request):
     stored = get_event_store().last_position()
     names = [projection.name for projection in configured_projections()]
     positions = dict(ProjectionCheckpoint.objects.filter(name__in=names).values_list("name", "position"))
+    failed = dict(FailedProjection.objects.filter(resolved_at__isnull=True).values("projection")
+                  .annotate(open=Count("pk")).values_list("projection", "open"))
     lines = [
         "# HELP audit_events_stored_total Events the store holds (the feed's last position).",
         "# TYPE audit_events_stored_total counter",
@@ -91,6 +94,9 @@ def metrics(request):
         "# TYPE audit_projection_lag_events gauge",
         *(f'audit_projection_lag_events{{projection="{name}"}} {max(stored - positions.get(name, 0), 0)}'
           for name in names),
+        "# HELP audit_failed_projection_events Events a projection could not apply, or holds behind them (open).",
+        "# TYPE audit_failed_projection_events gauge",
+        *(f'audit_failed_projection_events{{projection="{name}"}} {failed.get(name, 0)}' for name in names),
         *INGESTED.exposition(),
         *APPEND_SECONDS.exposition(),
     ]
