@@ -12,7 +12,7 @@ from .models import FailedProjection, ProjectionCheckpoint
 from .projections import Projection, configured_projections
 from .store import EventStore, StoredEvent, get_event_store
 
-__all__ = ["catch_up", "rebuild", "refresh_planner_statistics", "retry_failed", "run_forever"]
+__all__ = ["catch_up", "rebuild", "record_failure", "refresh_planner_statistics", "retry_failed", "run_forever"]
 
 #: new events after which SQLite's planner statistics are refreshed
 ANALYZE_EVERY = 50_000
@@ -97,7 +97,7 @@ def _one_by_one(projection: Projection, events: Sequence[StoredEvent], held: dic
         except Exception as error:
             log.exception("projection %s failed on event %s (position %s)", projection.name,
                           event.record.get("event_id"), event.position)
-            _record_failure(projection.name, event, error)
+            record_failure(projection.name, event, error)
             held[_key(event)] = event.position
     return applied
 
@@ -106,7 +106,8 @@ def _describe(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"[:4000]
 
 
-def _record_failure(name: str, event: StoredEvent, error: Exception) -> None:
+def record_failure(name: str, event: StoredEvent, error: Exception) -> None:
+    """Keep (or count again) ``event`` as failed for projection ``name``, with the error."""
     row, created = FailedProjection.objects.get_or_create(
         projection=name, position=event.position, defaults=_identity(event) | {"error": _describe(error), "attempts": 1})
     if not created:

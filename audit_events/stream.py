@@ -23,12 +23,14 @@ from typing import Callable, Iterable, Sequence
 import orjson
 from django.conf import settings
 from django.db import connections, transaction
+from django.utils import timezone
 
 from .hashing import event_hash
 from .jcs import CanonicalizationError, canonicalize
 from .metrics import emit_metrics
-from .models import ProjectionCheckpoint, StreamCheckpoint
+from .models import FailedProjection, ProjectionCheckpoint, StreamCheckpoint
 from .projections import Projection, configured_projections
+from .projector import record_failure
 from .store import StoredEvent
 
 __all__ = ["MAX_ATTEMPTS", "PoisonRecord", "as_lambda_delivers", "handler", "poll", "process_records", "stream_arn"]
@@ -102,10 +104,14 @@ def process_records(records: Sequence[dict], projections: Sequence[Projection] |
         for position, (number, event) in enumerate(ordered):
             try:
                 _apply(projections, [event])
-            except Exception:
+            except Exception as error:
                 log.exception("event %s (%s/%s/%s #%s) failed; later events of its aggregate wait",
                               event.record.get("event_id"), *key, event.sequence)
                 failed.extend(n for n, _ in ordered[position:])
+                # Kept for the portal as the embedded projector keeps them (attempts count Lambda's
+                # deliveries); once Lambda gives up, an admin's retry applies it from the store.
+                for projection in projections:
+                    record_failure(projection.name, event, error)
                 break
     # Lambda retries from the lowest failed record of the shard: report them in stream order.
     return sorted(set(failed), key=lambda n: (len(n), n))
@@ -115,6 +121,9 @@ def _apply(projections: Sequence[Projection], events: list[StoredEvent]) -> None
     with transaction.atomic():
         for projection in projections:
             projection.handle(events)
+        # A redelivery that now succeeds closes what an earlier delivery recorded as failed.
+        FailedProjection.objects.filter(position__in=[e.position for e in events], resolved_at__isnull=True,
+                                        projection__in=[p.name for p in projections]).update(resolved_at=timezone.now())
         # The dashboard's lag reads the checkpoints: on this driver they say how far the
         # highest applied position is (a later shard may still hold earlier ones).
         highest = max(e.position for e in events)

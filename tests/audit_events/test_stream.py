@@ -6,7 +6,8 @@ import orjson
 import pytest
 from django.core.management import call_command
 
-from audit_events.models import AggregateState, SearchDocument, StreamCheckpoint
+from audit_events.models import AggregateState, FailedProjection, SearchDocument, StreamCheckpoint
+from audit_events.projections import configured_projections
 from audit_events.store import get_event_store
 from audit_events.stream import MAX_ATTEMPTS, as_lambda_delivers, handler, poll, stream_arn
 from tests.audit_events.store.contracts import event
@@ -77,9 +78,14 @@ def test_a_gap_stops_that_aggregate_only_and_is_retried(aws_client):
     # (#2 and #3 of a cannot apply; b carries on.)
     assert failures(handler({"Records": later}, None)) == numbers(later[:2])
     assert state("a") is None and state("b") == (1, {"m": 1})
+    # Kept for the portal, for every projection (none applied it); attempts count deliveries.
+    kept = FailedProjection.objects.filter(resolved_at__isnull=True)
+    assert {(f.aggregate_id, f.sequence, f.attempts) for f in kept} == {("a", 2, 1)}
+    assert {f.projection for f in kept} == {p.name for p in configured_projections()}
     # Lambda retries from the first failure once #1 is in: all of a, in order.
     assert failures(handler({"Records": first + later}, None)) == []
     assert state("a") == (3, {"n": 3})
+    assert not FailedProjection.objects.filter(resolved_at__isnull=True).exists()
 
 
 def test_a_poison_record_fails_with_the_rest_of_its_aggregate(aws_client):
