@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
-from .models import AggregateState, FailedProjection, ProjectionCheckpoint, PublisherKey, StoredEvent
+from .models import AggregateState, AlertRule, FailedProjection, ProjectionCheckpoint, PublisherKey, StoredEvent
 from .services import check_tenant_names
 
 
@@ -157,3 +157,24 @@ class FailedProjectionAdmin(ReadOnlyAdmin):
 
     def has_change_permission(self, request, obj=None):  # the action needs it; the form stays read-only
         return request.user.has_perm("audit_events.change_failedprojection")
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    """Rules are typed: a spec that does not validate is refused, naming the field and the problem."""
+
+    list_display = ["name", "kind", "tenant_or_all", "severity", "enabled", "builtin", "updated_at"]
+    list_filter = ["enabled", "severity", "builtin"]
+    search_fields = ["name", "description"]
+    readonly_fields = ["builtin", "created_at", "updated_at"]
+
+    @admin.display(description="kind")
+    def kind(self, rule):
+        return (rule.spec or {}).get("kind", "?")
+
+    @admin.display(description="tenant")
+    def tenant_or_all(self, rule):
+        return rule.tenant or "every tenant"
+
+    def has_delete_permission(self, request, obj=None):  # a shipped rule is disabled, not deleted
+        return super().has_delete_permission(request, obj) and not (obj and obj.builtin)

@@ -187,6 +187,50 @@ class FailedProjection(models.Model):
         return f"{self.projection} @ {self.position} ({self.tenant}/{self.aggregate_type}/{self.aggregate_id} #{self.sequence})"
 
 
+class AlertRule(models.Model):
+    """A suspicious-pattern rule (``audit_events.alerts.rules``), per tenant or for all of them."""
+
+    SEVERITIES = [("low", "low"), ("medium", "medium"), ("high", "high"), ("critical", "critical")]
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    #: empty: every tenant
+    tenant = models.CharField(max_length=64, blank=True)
+    spec = models.JSONField(help_text="The rule, as JSON: its kind and settings (see the documentation).")
+    severity = models.CharField(max_length=8, choices=SEVERITIES, default="medium")
+    enabled = models.BooleanField(default=True)
+    #: shipped with the portal (admins may disable or tune it, not lose it by accident)
+    builtin = models.BooleanField(default=False, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "audit_alert_rule"
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+        from pydantic import ValidationError as SpecError
+
+        from .alerts.rules import parse_rule_spec
+
+        try:
+            self.spec = parse_rule_spec(self.spec).model_dump(mode="json")
+        except SpecError as error:
+            raise ValidationError({"spec": [
+                f"{'.'.join(str(p) for p in problem['loc']) or 'spec'}: {problem['msg']}"
+                for problem in error.errors()]}) from None
+
+    @property
+    def parsed(self):
+        from .alerts.rules import parse_rule_spec
+
+        return parse_rule_spec(self.spec)
+
+
 class StreamCheckpoint(models.Model):
     """How far the local stream poller has read a DynamoDB stream shard (``AUDIT_STORE=dynamodb``;
     on Lambda the event source mapping keeps this itself)."""
