@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -229,6 +230,40 @@ class AlertRule(models.Model):
         from .alerts.rules import parse_rule_spec
 
         return parse_rule_spec(self.spec)
+
+
+class Alert(models.Model):
+    """What a rule found: its key (e.g. an aggregate or an IP), its window of event time and
+    the evidence events. One per rule, key and window: a redelivered event raises nothing new."""
+
+    STATES = [("open", "open"), ("acknowledged", "acknowledged"), ("resolved", "resolved")]
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts")
+    severity = models.CharField(max_length=8, choices=AlertRule.SEVERITIES)
+    tenant = models.CharField(max_length=64)
+    #: what the rule grouped by (``aggregate:acme/Account/acc-1``, ``actor_ip:203.0.113.9``…)
+    group_key = models.CharField(max_length=300)
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    #: the events that made it: ids, their aggregates and sequences (their timelines link from them)
+    evidence = models.JSONField(default=list)
+    summary = models.CharField(max_length=300)
+    status = models.CharField(max_length=12, choices=STATES, default="open")
+    raised_at = models.DateTimeField(auto_now_add=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "audit_alert"
+        ordering = ["-raised_at"]
+        constraints = [models.UniqueConstraint(fields=["rule", "group_key", "window_start"], name="alert_once_per_window")]
+        indexes = [models.Index(fields=["status", "tenant"], name="alert_inbox")]
+
+    def __str__(self):
+        return f"{self.rule.name}: {self.summary}"
 
 
 class StreamCheckpoint(models.Model):

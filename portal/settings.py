@@ -101,6 +101,9 @@ AUDIT_DYNAMODB_TABLES = {
     for name, suffix in (("events", "events"), ("views", "views"), ("alert_state", "alert-state"))
 }
 AUDIT_ALERTS_TOPIC = os.environ.get("AUDIT_ALERTS_TOPIC") or f"compliance-portal-{AUDIT_AWS_STAGE}-alerts"
+# Where alerts are sent: the SNS topic's ARN (AWS; unset: no SNS) and e-mail addresses (comma-separated).
+AUDIT_ALERTS_TOPIC_ARN = os.environ.get("AUDIT_ALERTS_TOPIC_ARN", "")
+AUDIT_ALERT_EMAILS = [a.strip() for a in os.environ.get("AUDIT_ALERT_EMAILS", "").split(",") if a.strip()]
 AUDIT_PROCESSOR_FAILURES_QUEUE = (os.environ.get("AUDIT_PROCESSOR_FAILURES_QUEUE")
                                   or f"compliance-portal-{AUDIT_AWS_STAGE}-processor-failures")
 SEARCH_BACKEND = _choice("SEARCH_BACKEND", "sql", ("sql", "opensearch"))

@@ -1,0 +1,69 @@
+"""Raising alerts (once per rule, key and window) and sending them out."""
+
+import json
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+
+from ..models import Alert, AlertRule
+
+__all__ = ["notify", "raise_alert"]
+
+log = logging.getLogger(__name__)
+
+
+def raise_alert(*, rule: AlertRule, tenant: str, group_key: str, window_start: datetime, window_end: datetime,
+                evidence: list[dict], summary: str) -> tuple[Alert, bool]:
+    """The alert for this rule, key and window, made if new (and then sent once it commits).
+
+    A window found again — a redelivered event, or more evidence in the same window — adds
+    what is new to the existing alert's evidence and raises nothing new.
+    """
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(rule=rule, severity=rule.severity, tenant=tenant, group_key=group_key,
+                                         window_start=window_start, window_end=window_end, evidence=evidence,
+                                         summary=summary[:300])
+    except IntegrityError:
+        alert = Alert.objects.select_for_update().get(rule=rule, group_key=group_key, window_start=window_start)
+        known = {item["event_id"] for item in alert.evidence}
+        added = [item for item in evidence if item["event_id"] not in known]
+        if added or window_end > alert.window_end:
+            alert.evidence = alert.evidence + added
+            alert.window_end = max(alert.window_end, window_end)
+            alert.save(update_fields=["evidence", "window_end"])
+        return alert, False
+    transaction.on_commit(lambda: notify(alert))
+    return alert, True
+
+
+def notify(alert: Alert) -> None:
+    """E-mail to ``AUDIT_ALERT_EMAILS`` and, on AWS, SNS (``AUDIT_ALERTS_TOPIC_ARN``). A failure
+    to send is logged, not raised: the alert is stored and in the inbox either way."""
+    subject = f"[{alert.severity.upper()}] {alert.rule.name}: {alert.summary}"[:200]
+    body = "\n".join([
+        alert.summary, "",
+        f"rule: {alert.rule.name} ({alert.severity})", f"tenant: {alert.tenant}", f"key: {alert.group_key}",
+        f"window: {alert.window_start.isoformat()} to {alert.window_end.isoformat()}",
+        f"evidence: {len(alert.evidence)} event(s)", f"alert id: {alert.pk}",
+    ])
+    if settings.AUDIT_ALERT_EMAILS:
+        try:
+            send_mail(subject, body, None, settings.AUDIT_ALERT_EMAILS)
+        except Exception:
+            log.exception("alert %s: the e-mail could not be sent", alert.pk)
+    if settings.AUDIT_ALERTS_TOPIC_ARN:
+        try:
+            import boto3
+
+            boto3.client("sns").publish(
+                TopicArn=settings.AUDIT_ALERTS_TOPIC_ARN, Subject=subject[:100], Message=body,
+                MessageAttributes={"severity": {"DataType": "String", "StringValue": alert.severity},
+                                   "rule": {"DataType": "String", "StringValue": alert.rule.name}})
+        except Exception:
+            log.exception("alert %s: the SNS notification could not be sent", alert.pk)
+    log.info("alert raised: %s", json.dumps({"alert": alert.pk, "rule": alert.rule.name, "tenant": alert.tenant,
+                                               "key": alert.group_key, "severity": alert.severity}))
