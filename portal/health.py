@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from audit_events.metrics import APPEND_SECONDS, INGESTED
-from audit_events.models import FailedProjection, ProjectionCheckpoint
+from audit_events.models import Alert, AlertRule, FailedProjection, ProjectionCheckpoint
 from audit_events.projections import configured_projections
 from audit_events.search import get_search_index
 from audit_events.store import get_event_store
@@ -84,6 +84,8 @@ def metrics(request):
     stored = get_event_store().last_position()
     names = [projection.name for projection in configured_projections()]
     positions = dict(ProjectionCheckpoint.objects.filter(name__in=names).values_list("name", "position"))
+    alerts = {(status, severity): count for status, severity, count in
+              Alert.objects.values("status", "severity").annotate(n=Count("pk")).values_list("status", "severity", "n")}
     failed = dict(FailedProjection.objects.filter(resolved_at__isnull=True).values("projection")
                   .annotate(open=Count("pk")).values_list("projection", "open"))
     lines = [
@@ -97,6 +99,10 @@ def metrics(request):
         "# HELP audit_failed_projection_events Events a projection could not apply, or holds behind them (open).",
         "# TYPE audit_failed_projection_events gauge",
         *(f'audit_failed_projection_events{{projection="{name}"}} {failed.get(name, 0)}' for name in names),
+        "# HELP audit_alerts Alerts by state and severity.",
+        "# TYPE audit_alerts gauge",
+        *(f'audit_alerts{{status="{status}",severity="{severity}"}} {alerts.get((status, severity), 0)}'
+          for status, _ in Alert.STATES for severity, _ in AlertRule.SEVERITIES),
         *INGESTED.exposition(),
         *APPEND_SECONDS.exposition(),
     ]

@@ -83,3 +83,11 @@ def test_acknowledged_and_resolved_by_named_people_each_an_audit_event(rule):
     assert [r["event_type"] for r in audit] == ["AlertAcknowledged", "AlertResolved"]
     assert audit[1]["payload"]["target"]["alert_id"] == alert.pk
     assert audit[1]["payload"]["details"]["resolution"] == "the user reset it themselves three times"
+
+
+def test_metrics_count_alerts_by_state_and_severity(rule, client):
+    alert, _ = raise_one(rule, "e1", "e2", "e3")
+    client.force_login(get_user_model().objects.create_superuser("ops", "ops@example.com", "x-unused-Password-1"))
+    text = client.get("/metrics").content.decode()
+    assert 'audit_alerts{status="open",severity="high"} 1' in text
+    assert 'audit_alerts{status="resolved",severity="high"} 0' in text
