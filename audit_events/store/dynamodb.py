@@ -171,15 +171,16 @@ class DynamoDBEventStore(EventStore):
         events = list(events)
         # Ids are given once: a retry after a lost race keeps them.
         ids = [str(e.event_id) if e.event_id is not None else str(uuid.uuid4()) for e in events]
-        # The whole batch is checked before any of it is written.
-        self._plan_append(events, ids, 0, self._read_state(ids, events))
+        # The whole batch is checked before any of it is written; that plan is the first attempt's.
+        checked = self._plan_append(events, ids, 0, self._read_state(ids, events))
         results: list[AppendResult] = []
         start = 0
         while start < len(events):
             rest, rest_ids = events[start:], ids[start:]
             try:
                 written = self._write_retrying(
-                    lambda: self._plan_append(rest, rest_ids, start, self._read_state(rest_ids, rest)))
+                    lambda: self._plan_append(rest, rest_ids, start, self._read_state(rest_ids, rest)),
+                    first=checked if start == 0 else None)
             except Exception as error:
                 if not start:
                     raise  # nothing of the batch was written
@@ -195,12 +196,13 @@ class DynamoDBEventStore(EventStore):
         if not events:
             return 0
         ids = [str(r.get("event_id")) for r, _ in events]
-        self._plan_restore(events, self._read_state(ids, [r for r, _ in events]))  # all checked first
+        checked = self._plan_restore(events, self._read_state(ids, [r for r, _ in events]))  # all checked first
         start = 0
         while start < len(events):
             rest = events[start:]
             written = self._write_retrying(lambda: self._plan_restore(
-                rest, self._read_state(ids[start:], [r for r, _ in rest]), offset=start))
+                rest, self._read_state(ids[start:], [r for r, _ in rest]), offset=start),
+                first=checked if start == 0 else None)
             start += len(written)
         return len(events)
 
@@ -277,13 +279,14 @@ class DynamoDBEventStore(EventStore):
             plan.append(_Planned(offset + local, key, record, text.decode("utf-8"), digest, None))
         return plan, start_heads, feed
 
-    def _write_retrying(self, make_plan) -> list[_Planned]:
-        """Plan from a fresh read and write the plan's first transaction; again when another
-        writer got there first. Returns the planned events that transaction covered."""
+    def _write_retrying(self, make_plan, first=None) -> list[_Planned]:
+        """Plan from a fresh read (``first``: a plan just made, for the first attempt) and write
+        the plan's first transaction; again when another writer got there first. Returns the
+        planned events that transaction covered."""
         patience = BUSY_SECONDS if self.busy_seconds is None else self.busy_seconds
         deadline = time.monotonic() + patience
         for attempt in range(1_000_000):
-            plan, heads, feed = make_plan()
+            plan, heads, feed = first if attempt == 0 and first is not None else make_plan()
             covered, items = _transaction(plan, heads, feed, self.table)
             if not items:  # only duplicates: nothing to write
                 return covered

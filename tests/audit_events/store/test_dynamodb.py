@@ -70,12 +70,12 @@ class TestDynamoDBEventStore(EventStoreContract):
         original = store._write_retrying
         calls = []
 
-        def interleaved(make_plan):
+        def interleaved(make_plan, first=None):
             calls.append(1)
             if len(calls) == 2:  # another writer takes the aggregate between the two transactions
                 other = DynamoDBEventStore(table=store.table)
                 other.append([event(aggregate_id="contended")])
-            return original(make_plan)
+            return original(make_plan, first)
 
         monkeypatch.setattr(store, "_write_retrying", interleaved)
         with pytest.raises(PartlyStoredError, match=rf"events\[0\] to events\[{MAX_ATOMIC_EVENTS - 1}\] were stored") as caught:
@@ -158,11 +158,11 @@ class TestDynamoDBEventStore(EventStoreContract):
 
         original, calls = store._write_retrying, []
 
-        def busy_second(make_plan):
+        def busy_second(make_plan, first=None):
             calls.append(1)
             if len(calls) == 2:
                 raise StoreBusyError("the event store stayed busy")
-            return original(make_plan)
+            return original(make_plan, first)
 
         monkeypatch.setattr(store, "_write_retrying", busy_second)
         with pytest.raises(PartlyStoredError, match="StoreBusyError.*were stored") as caught:
