@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-__all__ = ["TEMPLATE", "bootstrap_aws", "make_table", "template", "template_resources"]
+__all__ = ["TEMPLATE", "aws_client", "bootstrap_aws", "make_table", "template", "template_resources"]
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "template.yaml"
 TABLES = {"events": "EventsTable", "views": "ViewsTable", "alert_state": "AlertStateTable"}
@@ -56,7 +56,8 @@ class Made:
         return f"{'created' if self.created else 'exists '} {self.kind} {self.name}"
 
 
-def _client(service: str):
+def aws_client(service: str):
+    """A boto3 client of ``service``, configured by the environment alone."""
     import boto3
 
     return boto3.client(service)  # AWS_ENDPOINT_URL and credentials from the environment
@@ -69,7 +70,7 @@ def bootstrap_aws() -> list[Made]:
         made.append(_bucket(settings.REPORTS_S3_BUCKET, locked=False))
     if settings.AUDIT_ARCHIVE_S3_BUCKET:
         made.append(_bucket(settings.AUDIT_ARCHIVE_S3_BUCKET, locked=True))
-    sns, sqs = _client("sns"), _client("sqs")
+    sns, sqs = aws_client("sns"), aws_client("sqs")
     topics = {t["TopicArn"].rsplit(":", 1)[1] for page in sns.get_paginator("list_topics").paginate()
               for t in page["Topics"]}
     if settings.AUDIT_ALERTS_TOPIC not in topics:
@@ -88,7 +89,7 @@ def make_table(role: str, name: str) -> Made:
     """The table of ``role`` (``events``, ``views``, ``alert_state``) named ``name``, as the
     template defines it, unless it exists."""
     props = template_resources()[TABLES[role]]["Properties"]
-    dynamodb = _client("dynamodb")
+    dynamodb = aws_client("dynamodb")
     if name in {t for page in dynamodb.get_paginator("list_tables").paginate() for t in page["TableNames"]}:
         return Made(f"table ({role})", name, False)
     spec = {"TableName": name, "BillingMode": props["BillingMode"],
@@ -105,7 +106,7 @@ def make_table(role: str, name: str) -> Made:
 
 
 def _bucket(name: str, *, locked: bool) -> Made:
-    s3 = _client("s3")
+    s3 = aws_client("s3")
     if name in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         return Made("bucket", name, False)
     region = s3.meta.region_name

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from .aws_resources import aws_client
 from .hashing import event_hash
 from .jcs import CanonicalizationError, canonicalize
 from .metrics import emit_metrics
@@ -173,7 +174,7 @@ def stored_event(image: dict) -> StoredEvent:
 
 def stream_arn(client=None) -> str:
     """The events table's stream, as ``describe_table`` names it."""
-    client = client or _client("dynamodb")
+    client = client or aws_client("dynamodb")
     table = client.describe_table(TableName=settings.AUDIT_DYNAMODB_TABLES["events"])["Table"]
     if not table.get("LatestStreamArn"):
         raise RuntimeError(f"table {table['TableName']} has no stream; bootstrap_aws makes it with one")
@@ -185,7 +186,7 @@ def poll(*, interval: float, should_stop: Callable[[], bool] = lambda: False, ba
     """Read every shard of the events table's stream from its checkpoint and hand batches to
     ``handle`` until ``should_stop()`` (or, with ``until_idle``, a pass that finds nothing new);
     sleep ``interval`` seconds when idle."""
-    streams = _client("dynamodbstreams")
+    streams = aws_client("dynamodbstreams")
     arn = stream_arn()
     iterators: dict[str, str | None] = {}  # None: the shard is closed and read to its end
     attempts: dict[str, int] = {}
@@ -251,7 +252,7 @@ def _delivered(records: list[dict], failures: list[str], attempts: dict[str, int
 
 def _send_to_failure_queue(record: dict, arn: str) -> None:
     """What Lambda's on-failure destination receives: where the record is, not the record."""
-    sqs = _client("sqs")
+    sqs = aws_client("sqs")
     url = sqs.get_queue_url(QueueName=settings.AUDIT_PROCESSOR_FAILURES_QUEUE)["QueueUrl"]
     body = {"DDBStreamBatchInfo": {"streamArn": arn, "startSequenceNumber": record["dynamodb"]["SequenceNumber"],
                                    "endSequenceNumber": record["dynamodb"]["SequenceNumber"], "batchSize": 1},
@@ -279,8 +280,3 @@ def _iterator(streams, arn: str, shard_id: str, after: str | None = None) -> str
         options = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": after}
     return streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, **options)["ShardIterator"]
 
-
-def _client(service: str):
-    import boto3
-
-    return boto3.client(service)  # AWS_ENDPOINT_URL, the region and credentials from the environment

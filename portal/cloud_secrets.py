@@ -43,17 +43,13 @@ def load_cloud_secrets(environ=os.environ) -> list[str]:
     return sorted(values)
 
 
-def _client(service: str):
-    import boto3
-
-    return boto3.client(service)
-
-
 def _from_secrets_manager(secret_id: str, setting: str = "AUDIT_SECRETS_ID") -> dict:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from audit_events.aws_resources import aws_client  # only when a secret is named: not at every start
+
     try:
-        text = _client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        text = aws_client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
     except (BotoCoreError, ClientError, KeyError) as exc:
         raise ImproperlyConfigured(f"{setting}={secret_id!r}: cannot read it ({exc})") from None
     try:
@@ -83,10 +79,12 @@ def _database_url(secret_id: str, environ) -> str:
 def _from_ssm(path: str) -> dict:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from audit_events.aws_resources import aws_client  # only when a secret is named: not at every start
+
     prefix = path if path.endswith("/") else path + "/"
     values, pages = {}, None
     try:
-        pages = _client("ssm").get_paginator("get_parameters_by_path").paginate(
+        pages = aws_client("ssm").get_paginator("get_parameters_by_path").paginate(
             Path=prefix, Recursive=False, WithDecryption=True)
         for page in pages:
             for parameter in page["Parameters"]:

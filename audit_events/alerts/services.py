@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
+from ..aws_resources import aws_client
 from ..models import Alert, AlertRule
 
 __all__ = ["notify", "raise_alert"]
@@ -57,9 +58,7 @@ def notify(alert: Alert) -> None:
             log.exception("alert %s: the e-mail could not be sent", alert.pk)
     if settings.AUDIT_ALERTS_TOPIC_ARN:
         try:
-            import boto3
-
-            boto3.client("sns").publish(
+            aws_client("sns").publish(
                 TopicArn=settings.AUDIT_ALERTS_TOPIC_ARN, Subject=subject[:100], Message=body,
                 MessageAttributes={"severity": {"DataType": "String", "StringValue": alert.severity},
                                    "rule": {"DataType": "String", "StringValue": alert.rule.name}})
