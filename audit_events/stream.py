@@ -94,17 +94,20 @@ def process_records(records: Sequence[dict], projections: Sequence[Projection] |
             continue
         by_aggregate.setdefault(key, []).append((sequence_number, event))
 
+    highest = 0  # the highest position applied
     for key, items in by_aggregate.items():
         unique = {event.sequence: (number, event) for number, event in items}  # a record twice: once
         ordered = [unique[s] for s in sorted(unique)]
         try:
             _apply(projections, [event for _, event in ordered])
+            highest = max(highest, ordered[-1][1].position)
             continue
         except Exception:  # found below, event by event
             log.warning("projections failed on %s/%s/%s; retrying its events one at a time", *key, exc_info=True)
         for position, (number, event) in enumerate(ordered):
             try:
                 _apply(projections, [event])
+                highest = max(highest, event.position)
             except Exception as error:
                 log.exception("event %s (%s/%s/%s #%s) failed; later events of its aggregate wait",
                               event.record.get("event_id"), *key, event.sequence)
@@ -114,6 +117,8 @@ def process_records(records: Sequence[dict], projections: Sequence[Projection] |
                 for projection in projections:
                     record_failure(projection.name, event, error)
                 break
+    if highest:
+        _advance_checkpoints(projections, highest)
     # Lambda retries from the lowest failed record of the shard: report them in stream order.
     return sorted(set(failed), key=lambda n: (len(n), n))
 
@@ -125,12 +130,16 @@ def _apply(projections: Sequence[Projection], events: list[StoredEvent]) -> None
         # A redelivery that now succeeds closes what an earlier delivery recorded as failed.
         FailedProjection.objects.filter(position__in=[e.position for e in events], resolved_at__isnull=True,
                                         projection__in=[p.name for p in projections]).update(resolved_at=timezone.now())
-        # The dashboard's lag reads the checkpoints: on this driver they say how far the
-        # highest applied position is (a later shard may still hold earlier ones).
-        highest = max(e.position for e in events)
-        for projection in projections:
-            ProjectionCheckpoint.objects.filter(name=projection.name, position__lt=highest).update(position=highest)
-            ProjectionCheckpoint.objects.get_or_create(name=projection.name, defaults={"position": highest})
+
+
+def _advance_checkpoints(projections: Sequence[Projection], highest: int) -> None:
+    """Once a batch: the dashboard's lag reads the checkpoints; on this driver they say how far
+    the highest applied position is (a later shard may still hold earlier ones)."""
+    for projection in projections:
+        checkpoint, created = ProjectionCheckpoint.objects.get_or_create(name=projection.name,
+                                                                         defaults={"position": highest})
+        if not created and checkpoint.position < highest:
+            ProjectionCheckpoint.objects.filter(pk=checkpoint.pk, position__lt=highest).update(position=highest)
 
 
 def _attribute(image: dict, name: str):

@@ -6,7 +6,7 @@ import orjson
 import pytest
 from django.core.management import call_command
 
-from audit_events.models import AggregateState, FailedProjection, SearchDocument, StreamCheckpoint
+from audit_events.models import AggregateState, FailedProjection, ProjectionCheckpoint, SearchDocument, StreamCheckpoint
 from audit_events.projections import configured_projections
 from audit_events.store import get_event_store
 from audit_events.stream import MAX_ATTEMPTS, as_lambda_delivers, handler, poll, stream_arn
@@ -60,6 +60,8 @@ def test_a_batch_feeds_every_projection_and_redelivery_changes_nothing(aws_clien
     assert handler({"Records": records}, None) == {"batchItemFailures": []}
     assert state("a") == (2, {"n": 2}) and state("b") == (1, {"m": 1})
     assert SearchDocument.objects.count() == 3
+    # The checkpoints say how far the stream is applied (what the dashboard's lag reads).
+    assert set(ProjectionCheckpoint.objects.values_list("position", flat=True)) == {store.last_position()}
 
     # The same records again, twice over and out of order: nothing changes twice.
     again = events_of(records)[::-1] + events_of(records)
