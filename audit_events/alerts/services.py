@@ -23,21 +23,22 @@ def raise_alert(*, rule: AlertRule, tenant: str, group_key: str, window_start: d
     A window found again — a redelivered event, or more evidence in the same window — adds
     what is new to the existing alert's evidence and raises nothing new.
     """
-    try:
-        with transaction.atomic():
-            alert = Alert.objects.create(rule=rule, severity=rule.severity, tenant=tenant, group_key=group_key,
-                                         window_start=window_start, window_end=window_end, evidence=evidence,
-                                         summary=summary[:300])
-    except IntegrityError:
-        alert = Alert.objects.select_for_update().get(rule=rule, group_key=group_key, window_start=window_start)
-        known = {item["event_id"] for item in alert.evidence}
-        added = [item for item in evidence if item["event_id"] not in known]
-        if added or window_end > alert.window_end:
-            alert.evidence = alert.evidence + added
-            alert.window_end = max(alert.window_end, window_end)
-            alert.save(update_fields=["evidence", "window_end"])
-        return alert, False
-    transaction.on_commit(lambda: notify(alert))
+    with transaction.atomic():  # the merge reads and writes under a row lock: one transaction
+        try:
+            with transaction.atomic():  # a savepoint: the unique constraint may refuse the insert
+                alert = Alert.objects.create(rule=rule, severity=rule.severity, tenant=tenant, group_key=group_key,
+                                             window_start=window_start, window_end=window_end, evidence=evidence,
+                                             summary=summary[:300])
+        except IntegrityError:
+            alert = Alert.objects.select_for_update().get(rule=rule, group_key=group_key, window_start=window_start)
+            known = {item["event_id"] for item in alert.evidence}
+            added = [item for item in evidence if item["event_id"] not in known]
+            if added or window_end > alert.window_end:
+                alert.evidence = alert.evidence + added
+                alert.window_end = max(alert.window_end, window_end)
+                alert.save(update_fields=["evidence", "window_end"])
+            return alert, False
+        transaction.on_commit(lambda: notify(alert))
     return alert, True
 
 
