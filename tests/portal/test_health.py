@@ -74,3 +74,15 @@ def test_metrics_count_ingest_appends_and_projection_lag(api, client, signed_in_
     catch_up()
     text = client.get("/metrics").content.decode()
     assert metric(text, "audit_projection_lag_events", '{projection="search"}') == 0
+
+
+def test_an_api_only_deployment_is_ready_without_a_search_backend(client, settings, unreachable_search):
+    settings.PORTAL_API_ONLY = True  # the ingest stage: it never searches
+    response = client.get("/readyz")
+    assert response.status_code == 200 and response.json()["checks"] == {"database": "ok", "store": "ok"}
+
+
+def test_metrics_refuse_staff_who_have_not_passed_the_second_factor(client, signed_in_staff, settings):
+    settings.PORTAL_REQUIRE_TOTP = True
+    signed_in_staff("unverified")
+    assert client.get("/metrics").status_code == 401
