@@ -217,13 +217,12 @@ class AlertRule(models.Model):
         from pydantic import ValidationError as SpecError
 
         from .alerts.rules import parse_rule_spec
+        from .schemas import validation_messages
 
         try:
             self.spec = parse_rule_spec(self.spec).model_dump(mode="json")
         except SpecError as error:
-            raise ValidationError({"spec": [
-                f"{'.'.join(str(p) for p in problem['loc']) or 'spec'}: {problem['msg']}"
-                for problem in error.errors()]}) from None
+            raise ValidationError({"spec": validation_messages(error, "spec")}) from None
 
     @property
     def parsed(self):

@@ -47,6 +47,13 @@ def clear_registry() -> None:
     _UPCASTERS.clear()
 
 
+def validation_messages(error: ValidationError, whole: str) -> list[str]:
+    """``"path: problem"`` for each of a pydantic error's problems (``whole``: the path of one
+    about the whole object), without pydantic's "Value error, " preamble."""
+    return [f"{'.'.join(str(p) for p in e['loc']) or whole}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors(include_url=False)]
+
+
 def payload_errors(event_type: str, version: int, payload: dict) -> list[tuple[str, str]]:
     """``(path, message)`` for each way ``payload`` misses its registered schema (none: fine)."""
     model = _SCHEMAS.get((event_type, version))

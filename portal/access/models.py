@@ -6,6 +6,7 @@ from django.db import models
 from pydantic import ValidationError as SpecError
 
 from audit_events.models import BearerSecret
+from audit_events.schemas import validation_messages
 
 from .policy import CLASSIFICATIONS, PolicySpec
 
@@ -65,12 +66,7 @@ class Policy(models.Model):
                 valid_from=self.valid_from, valid_until=self.valid_until,
             )
         except SpecError as exc:
-            raise ValidationError(
-                "; ".join(
-                    f"{'.'.join(str(p) for p in e['loc']) or 'policy'}: {e['msg'].removeprefix('Value error, ')}"
-                    for e in exc.errors(include_url=False)
-                )
-            ) from None
+            raise ValidationError("; ".join(validation_messages(exc, "policy"))) from None
 
 
 class SubjectAttributes(models.Model):
