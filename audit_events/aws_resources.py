@@ -10,7 +10,9 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-__all__ = ["TEMPLATE", "aws_client", "bootstrap_aws", "make_table", "template", "template_resources"]
+from .aws import aws_client
+
+__all__ = ["TEMPLATE", "bootstrap_aws", "make_table", "template", "template_resources"]
 
 TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "template.yaml"
 TABLES = {"events": "EventsTable", "views": "ViewsTable", "alert_state": "AlertStateTable"}
@@ -54,13 +56,6 @@ class Made:
 
     def __str__(self):
         return f"{'created' if self.created else 'exists '} {self.kind} {self.name}"
-
-
-def aws_client(service: str):
-    """A boto3 client of ``service``, configured by the environment alone."""
-    import boto3
-
-    return boto3.client(service)  # AWS_ENDPOINT_URL and credentials from the environment
 
 
 def bootstrap_aws() -> list[Made]:

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from .aws_resources import aws_client
+from .aws import aws_client
 from .hashing import event_hash
 from .jcs import CanonicalizationError, canonicalize
 from .metrics import emit_metrics

@@ -19,6 +19,8 @@ import re
 
 from django.core.exceptions import ImproperlyConfigured
 
+from audit_events.aws import aws_client
+
 __all__ = ["load_cloud_secrets"]
 
 _NAME = re.compile(r"[A-Z][A-Z0-9_]*")
@@ -45,8 +47,6 @@ def load_cloud_secrets(environ=os.environ) -> list[str]:
 
 def _from_secrets_manager(secret_id: str, setting: str = "AUDIT_SECRETS_ID") -> dict:
     from botocore.exceptions import BotoCoreError, ClientError
-
-    from audit_events.aws_resources import aws_client  # only when a secret is named: not at every start
 
     try:
         text = aws_client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
@@ -78,8 +78,6 @@ def _database_url(secret_id: str, environ) -> str:
 
 def _from_ssm(path: str) -> dict:
     from botocore.exceptions import BotoCoreError, ClientError
-
-    from audit_events.aws_resources import aws_client  # only when a secret is named: not at every start
 
     prefix = path if path.endswith("/") else path + "/"
     values, pages = {}, None

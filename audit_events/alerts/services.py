@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 
-from ..aws_resources import aws_client
+from ..aws import aws_client
 from ..models import Alert, AlertRule
 
 __all__ = ["notify", "raise_alert"]
