@@ -214,6 +214,15 @@ def duplicate_result(index: int, content: dict, record: dict, digest: str) -> Ap
                         record["sequence"], digest, record["prev_hash"], record["recorded_at"], "duplicate")
 
 
+def check_restored_id(number: int, record: dict, taken: set[str]) -> None:
+    """Refuse archived event ``number`` (from 1) whose id is in ``taken`` (stored, or earlier in
+    the restore); add it. Raises ``RestoreError``."""
+    event_id = str(record.get("event_id"))
+    if event_id in taken:
+        raise RestoreError(f"event {number} ({event_id}): its event_id is stored already")
+    taken.add(event_id)
+
+
 def restored_link(number: int, record: dict, digest: str, heads: dict[str, tuple[int, str]]) -> tuple[str, bytes]:
     """Check that archived event ``number`` (from 1) continues its aggregate as ``heads``
     hold it and that its hash is its content's; move the head on. Returns the aggregate's

@@ -52,10 +52,10 @@ from .base import (
     EventTooLargeError,
     ExpectedSequenceError,
     PartlyStoredError,
-    RestoreError,
     StoreBusyError,
     StoredEvent,
     check_record_size,
+    check_restored_id,
     duplicate_result,
     restored_link,
 )
@@ -269,12 +269,9 @@ class DynamoDBEventStore(EventStore):
         stored, heads, feed = state
         start_heads = dict(heads)
         heads = dict(heads)
-        plan, seen = [], set()
+        plan, taken = [], set(stored)
         for local, (record, digest) in enumerate(events):
-            event_id = str(record.get("event_id"))
-            if event_id in stored or event_id in seen:
-                raise RestoreError(f"event {offset + local + 1} ({event_id}): its event_id is stored already")
-            seen.add(event_id)
+            check_restored_id(offset + local + 1, record, taken)
             key, text = restored_link(offset + local + 1, record, digest, heads)
             plan.append(_Planned(offset + local, key, record, text.decode("utf-8"), digest, None))
         return plan, start_heads, feed

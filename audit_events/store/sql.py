@@ -22,6 +22,7 @@ from .base import (
     ExpectedSequenceError,
     StoredEvent,
     check_record_size,
+    check_restored_id,
     duplicate_result,
     restored_link,
 )
@@ -178,7 +179,9 @@ class SQLEventStore(EventStore):
             keys = {stream_key(r["tenant"], r["aggregate_type"], r["aggregate_id"]) for r, _ in events}
             heads = self._heads_by_key(list(keys))
             changed, rows = {}, []
+            taken = set(self._records_by_id([str(r.get("event_id")) for r, _ in events]))
             for index, (record, digest) in enumerate(events):
+                check_restored_id(index + 1, record, taken)
                 key, canonical = restored_link(index + 1, record, digest, heads)
                 changed[key] = heads[key]
                 rows.append((record, canonical.decode("utf-8"), digest))

@@ -211,6 +211,19 @@ class EventStoreContract:
                 store.restore(bad)
         assert store.read_aggregate("acme", "Account", "gap") == []  # all or none
 
+    def test_restore_refuses_an_event_id_that_is_stored_already(self, store):
+        from audit_events.store import RestoreError
+
+        chain = self._archived("again", 2)
+        store.restore(chain[:1])
+        other = self._archived("other", 1)
+        reused = ({**other[0][0], "event_id": chain[0][0]["event_id"]}, other[0][1])
+        with pytest.raises(RestoreError, match="event_id is stored already"):
+            store.restore([reused])
+        with pytest.raises(RestoreError, match="event_id is stored already"):
+            store.restore([chain[1], (chain[1][0], chain[1][1])])
+        assert len(store.read_all()) == 1
+
     def test_read_aggregate_pages(self, store):
         store.append([event() for _ in range(5)] + [event(aggregate_id="other")])
         page = store.read_aggregate("acme", "Account", "acc-1", after=1, limit=2)

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import pytest
 
 from audit_events.aws_resources import make_table
-from audit_events.store import ExpectedSequenceError, PartlyStoredError, RestoreError
+from audit_events.store import ExpectedSequenceError, PartlyStoredError
 from audit_events.store.dynamodb import MAX_ATOMIC_EVENTS, DynamoDBEventStore
 from tests.audit_events.store.contracts import EventStoreContract, event, new_id
 from tests.conftest import AWS_TEST_ENV
@@ -168,17 +168,6 @@ class TestDynamoDBEventStore(EventStoreContract):
         with pytest.raises(PartlyStoredError, match="StoreBusyError.*were stored") as caught:
             store.append([event(aggregate_id=f"b{i}") for i in range(MAX_ATOMIC_EVENTS + 2)])
         assert caught.value.stored == MAX_ATOMIC_EVENTS == len(store.read_all(limit=1000))
-
-    def test_restore_refuses_an_event_id_that_is_stored_already(self, store):
-        chain = self._archived("again", 2)
-        store.restore(chain[:1])
-        other = self._archived("other", 1)
-        reused = ({**other[0][0], "event_id": chain[0][0]["event_id"]}, other[0][1])
-        with pytest.raises(RestoreError, match="event_id is stored already"):
-            store.restore([reused])
-        with pytest.raises(RestoreError, match="event_id is stored already"):
-            store.restore([chain[1], (chain[1][0], chain[1][1])])
-        assert len(store.read_all()) == 1
 
     def test_reads_before_the_start_are_reads_from_the_start(self, store):
         store.append([event(), event()])
