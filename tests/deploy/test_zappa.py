@@ -46,18 +46,20 @@ UNZIPPED_LIMIT, ZIPPED_GOAL = 250 * 10**6, 50 * 2**20
 run_packaged = lambda_package.invoke
 
 
+def processor_binding() -> dict:
+    (binding,) = [e for e in PROCESSOR["events"] if "event_source" in e]
+    return binding
+
+
 def stream_arn() -> str:
     """The DynamoDB stream the processor stage is bound to."""
-    (event,) = [e for e in PROCESSOR["events"] if "event_source" in e]
-    return event["event_source"]["arn"]
+    return processor_binding()["event_source"]["arn"]
 
 
 def template_parameter_default(name: str) -> str:
-    from cfnlint.decode import decode
+    from audit_events.aws_resources import template
 
-    template, problems = decode(str(ROOT / "deploy" / "template.yaml"))
-    assert not problems, problems
-    return template["Parameters"][name]["Default"]
+    return template()["Parameters"][name]["Default"]
 
 
 # -- the settings ---------------------------------------------------------------------------
@@ -124,11 +126,6 @@ def test_the_portal_stage_serves_api_gateway_and_runs_the_schedules():
     assert list(inspect.signature(run_due_schedules).parameters) == ["event", "context"]
 
 
-def processor_binding() -> dict:
-    (binding,) = [e for e in PROCESSOR["events"] if "event_source" in e]
-    return binding
-
-
 def test_the_processor_stage_binds_the_stream_with_finite_retries():
     assert PROCESSOR["apigateway_enabled"] is False and PROCESSOR["keep_warm"] is False
     binding = processor_binding()
@@ -144,6 +141,14 @@ def test_the_processor_stage_binds_the_stream_with_finite_retries():
     assert source["function_response_types"] == ["ReportBatchItemFailures"]
     destination = source["destination_config"]["OnFailure"]["Destination"]
     assert re.fullmatch(r"arn:aws:sqs:[a-z0-9-]+:\d{12}:compliance-portal-prod-processor-failures", destination)
+    # Zappa passes only the batch size on (below): the template's mapping must say the same.
+    from audit_events.aws_resources import template_resources
+
+    mapping = template_resources()["ProcessorStreamMapping"]["Properties"]
+    assert (mapping["BatchSize"], mapping["StartingPosition"], mapping["BisectBatchOnFunctionError"],
+            mapping["MaximumRetryAttempts"], mapping["MaximumRecordAgeInSeconds"], mapping["FunctionResponseTypes"]) == (
+        source["batch_size"], source["starting_position"], source["bisect_batch_on_function_error"],
+        source["maximum_retry_attempts"], source["maximum_record_age_in_seconds"], source["function_response_types"])
 
 
 def test_the_processor_stage_archives_each_day():
