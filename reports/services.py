@@ -137,7 +137,7 @@ def _generate(job: ReportJob) -> None:
         if (settings.REPORT_WORKERS > 1 and kind.parallel and writer_class.concatenable and expected is None
                 and single_threaded and "fork" in multiprocessing.get_all_start_methods()):
             rows, size, digest, name = _write_in_parts(job, kind, params, reader, writer_class, meta, name,
-                                                       settings.REPORT_WORKERS, expected)
+                                                       settings.REPORT_WORKERS)
         else:
             rows, size, digest, name = _write_alone(job, kind, params, reader, writer_class, meta, name, expected)
     finished = timezone.now()
@@ -194,8 +194,8 @@ def _progress(job: ReportJob, rows: int, expected: int | None) -> None:
     ReportJob.objects.filter(pk=job.pk).update(rows=rows, progress=progress)
 
 
-def _write_in_parts(job, kind, params, reader, writer_class, meta, name: str, workers: int,
-                    expected) -> tuple[int, int, str, str]:
+def _write_in_parts(job, kind, params, reader, writer_class, meta, name: str,
+                    workers: int) -> tuple[int, int, str, str]:
     """Rows written by ``workers`` processes, each over one contiguous span of the log,
     then stored after the header in one pass that also hashes them: one CPU each, one
     file. Returns rows, size, SHA-256 and the stored name.
@@ -238,7 +238,7 @@ def _write_in_parts(job, kind, params, reader, writer_class, meta, name: str, wo
                     counts[k] = value
                     if what == "done":
                         finished.add(conn)
-                    _progress(job, sum(counts), expected)
+                    _progress(job, sum(counts), None)  # parts only when no estimate was made
         finally:
             for process, receive, _ in parts:
                 if process.is_alive() and receive not in finished:
