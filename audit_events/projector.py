@@ -111,8 +111,12 @@ def record_failure(name: str, event: StoredEvent, error: Exception) -> None:
     row, created = FailedProjection.objects.get_or_create(
         projection=name, position=event.position, defaults=_identity(event) | {"error": _describe(error), "attempts": 1})
     if not created:
-        FailedProjection.objects.filter(pk=row.pk).update(error=_describe(error), attempts=F("attempts") + 1,
-                                                          resolved_at=None, last_failed_at=timezone.now())
+        _count_again(row.pk, error)
+
+
+def _count_again(pk: int, error: Exception) -> None:
+    FailedProjection.objects.filter(pk=pk).update(error=_describe(error), attempts=F("attempts") + 1,
+                                                  resolved_at=None, last_failed_at=timezone.now())
 
 
 def _hold(name: str, event: StoredEvent, why: str) -> None:
@@ -134,27 +138,29 @@ def retry_failed(*, projections: Sequence[Projection] | None = None, store: Even
     projections = configured_projections() if projections is None else projections
     resolved = {}
     for projection in projections:
-        rows = FailedProjection.objects.filter(projection=projection.name, resolved_at__isnull=True).order_by("position")
-        wanted = None
+        rows = list(FailedProjection.objects.filter(projection=projection.name, resolved_at__isnull=True)
+                    .order_by("position"))
         if positions is not None:  # the chosen failures' aggregates: what waits behind them goes too
-            wanted = {(r.tenant, r.aggregate_type, r.aggregate_id) for r in rows.filter(position__in=positions)}
+            chosen = set(positions)
+            wanted = {(r.tenant, r.aggregate_type, r.aggregate_id) for r in rows if r.position in chosen}
+            rows = [r for r in rows if (r.tenant, r.aggregate_type, r.aggregate_id) in wanted]
+        events = {e.record["event_id"]: e for e in store.get_many([r.event_id for r in rows],
+                                                                   positions=[r.position for r in rows])}
         stuck, count = set(), 0
         for row in rows:
             key = (row.tenant, row.aggregate_type, row.aggregate_id)
-            if key in stuck or (wanted is not None and key not in wanted):
+            if key in stuck:
                 continue
-            found = store.get_many([row.event_id], positions=[row.position])
             try:
-                if not found:
+                if row.event_id not in events:
                     raise LookupError(f"event {row.event_id} is not in the store")
                 with transaction.atomic():
-                    projection.handle(found)
+                    projection.handle([events[row.event_id]])
                     FailedProjection.objects.filter(pk=row.pk).update(resolved_at=timezone.now())
                 count += 1
             except Exception as error:
                 log.exception("retrying projection %s on event %s failed", projection.name, row.event_id)
-                FailedProjection.objects.filter(pk=row.pk).update(
-                    error=_describe(error), attempts=F("attempts") + 1, last_failed_at=timezone.now())
+                _count_again(row.pk, error)
                 stuck.add(key)
         resolved[projection.name] = count
     return resolved
