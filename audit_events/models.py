@@ -236,6 +236,8 @@ class Alert(models.Model):
     the evidence events. One per rule, key and window: a redelivered event raises nothing new."""
 
     STATES = [("open", "open"), ("acknowledged", "acknowledged"), ("resolved", "resolved")]
+    #: evidence events kept per alert (``event_count`` counts them all)
+    EVIDENCE_LIMIT = 100
 
     rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts")
     severity = models.CharField(max_length=8, choices=AlertRule.SEVERITIES)
@@ -246,6 +248,8 @@ class Alert(models.Model):
     window_end = models.DateTimeField()
     #: the events that made it: ids, their aggregates and sequences (their timelines link from them)
     evidence = models.JSONField(default=list)
+    #: every matching event found in the window (the evidence keeps the first EVIDENCE_LIMIT)
+    event_count = models.PositiveIntegerField(default=0)
     summary = models.CharField(max_length=300)
     status = models.CharField(max_length=12, choices=STATES, default="open")
     raised_at = models.DateTimeField(auto_now_add=True)
@@ -263,6 +267,27 @@ class Alert(models.Model):
 
     def __str__(self):
         return f"{self.rule.name}: {self.summary}"
+
+
+class AlertWindowState(models.Model):
+    """A rule's recent matching events for one key (the embedded ``sql`` alert state): bounded
+    by the rule's window plus the allowed lateness, and by a number of events."""
+
+    rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="+")
+    group_key = models.CharField(max_length=300)
+    state = models.JSONField(default=dict)
+    #: counts saves: a writer saves only over the version it loaded
+    version = models.PositiveIntegerField(default=0)
+    #: after this the state says nothing a new event could use (what DynamoDB's TTL reads)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "audit_alert_window_state"
+        constraints = [models.UniqueConstraint(fields=["rule", "group_key"], name="alert_state_per_key")]
+        indexes = [models.Index(fields=["expires_at"], name="alert_state_expiry")]
+
+    def __str__(self):
+        return f"{self.rule_id}: {self.group_key}"
 
 
 class StreamCheckpoint(models.Model):

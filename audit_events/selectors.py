@@ -2,11 +2,14 @@
 
 from typing import TYPE_CHECKING
 
+from .alerts.rules import CLASSIFICATIONS
 from .readers import Reader
 from .store import StoredEvent, get_event_store
 
 if TYPE_CHECKING:
     from .search import SearchResult
+
+CLASSIFICATION_RANK = {name: rank for rank, name in enumerate(CLASSIFICATIONS)}
 
 __all__ = [
     "aggregate_events_for", "event_for", "last_visible_sequence", "latest_verification", "projection_lag",
@@ -20,7 +23,9 @@ def event_for(*, reader: Reader, event_id: str) -> StoredEvent | None:
         # Logged alike whether or not the event exists: probing is worth seeing.
         reader.audit("ReadRefused", target={"event_id": str(event_id)}, details={"action": "view_event"})
         return None
-    reader.audit("EventViewed", target=_target(event) | {"event_id": event.record["event_id"]})
+    # The classification read lets alert rules judge the read (restricted records at night).
+    reader.audit("EventViewed", target=_target(event) | {"event_id": event.record["event_id"],
+                                                          "classification": event.record["classification"]})
     return event
 
 
@@ -46,7 +51,9 @@ def aggregate_events_for(
         return None
     for event in events:
         reader.may_read("view_timeline", event)  # notes reads that only break-glass allows
-    reader.audit("TimelineViewed", target=target, details={"after": after, "returned": len(events)})
+    highest = max((e.record["classification"] for e in events), key=CLASSIFICATION_RANK.get, default=None)
+    reader.audit("TimelineViewed", target=target | ({"classification": highest} if highest else {}),
+                 details={"after": after, "returned": len(events)})
     return events, events[-1].sequence if more else None
 
 

@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from .alerts.evaluation import SilenceClock
 from .aws import aws_client
 from .hashing import event_hash
 from .jcs import CanonicalizationError, canonicalize
@@ -199,6 +200,7 @@ def poll(*, interval: float, should_stop: Callable[[], bool] = lambda: False, ba
     arn = stream_arn()
     iterators: dict[str, str | None] = {}  # None: the shard is closed and read to its end
     attempts: dict[str, int] = {}
+    silence = SilenceClock()
     while not should_stop():
         shards = {shard["ShardId"]: shard.get("ParentShardId") for shard in _shards(streams, arn)}
         for shard_id in shards:
@@ -227,6 +229,7 @@ def poll(*, interval: float, should_stop: Callable[[], bool] = lambda: False, ba
             if failures and done != records[-1]["dynamodb"]["SequenceNumber"]:
                 # Redeliver from the first failure that is not given up on, as Lambda does.
                 iterators[shard_id] = _iterator(streams, arn, shard_id, after=done)
+        silence.tick()
         if not read and until_idle:
             return
         if not read or failing:  # idle, or a failing batch: retried after a pause

@@ -104,6 +104,13 @@ AUDIT_ALERTS_TOPIC = os.environ.get("AUDIT_ALERTS_TOPIC") or f"compliance-portal
 # Where alerts are sent: the SNS topic's ARN (AWS; unset: no SNS) and e-mail addresses (comma-separated).
 AUDIT_ALERTS_TOPIC_ARN = os.environ.get("AUDIT_ALERTS_TOPIC_ARN", "")
 AUDIT_ALERT_EMAILS = [a.strip() for a in os.environ.get("AUDIT_ALERT_EMAILS", "").split(",") if a.strip()]
+# Where rule windows are kept: beside the projections (sql), or the stack's AlertStateTable.
+AUDIT_ALERT_STATE = _choice("AUDIT_ALERT_STATE", "dynamodb" if AUDIT_STORE == "dynamodb" else "sql",
+                            ("sql", "dynamodb"))
+# How late (behind the newest event of its key) an event may arrive and still count in its window.
+AUDIT_ALERT_LATENESS_SECONDS = int(os.environ.get("AUDIT_ALERT_LATENESS_SECONDS", "86400"))
+# How often run_projector checks silence rules (on AWS a scheduled event does).
+AUDIT_ALERT_SILENCE_CHECK_SECONDS = float(os.environ.get("AUDIT_ALERT_SILENCE_CHECK_SECONDS", "60"))
 AUDIT_PROCESSOR_FAILURES_QUEUE = (os.environ.get("AUDIT_PROCESSOR_FAILURES_QUEUE")
                                   or f"compliance-portal-{AUDIT_AWS_STAGE}-processor-failures")
 SEARCH_BACKEND = _choice("SEARCH_BACKEND", "sql", ("sql", "opensearch"))
@@ -125,6 +132,7 @@ AUDIT_PROJECTIONS = [
     "audit_events.projections.search.SearchProjection",
     "audit_events.projections.snapshots.SnapshotProjection",
     "portal.access.access_log.AccessLogProjection",
+    "audit_events.alerts.evaluation.AlertProjection",
 ]
 # Lambda's synchronous invocation payload limit is 6 MB; keep one limit everywhere.
 AUDIT_MAX_REQUEST_BYTES = int(os.environ.get("AUDIT_MAX_REQUEST_BYTES", 6 * 1024 * 1024))

@@ -17,26 +17,32 @@ log = logging.getLogger(__name__)
 
 
 def raise_alert(*, rule: AlertRule, tenant: str, group_key: str, window_start: datetime, window_end: datetime,
-                evidence: list[dict], summary: str) -> tuple[Alert, bool]:
+                evidence: list[dict], summary: str, event_count: int = 0) -> tuple[Alert, bool]:
     """The alert for this rule, key and window, made if new (and then sent once it commits).
 
     A window found again — a redelivered event, or more evidence in the same window — adds
-    what is new to the existing alert's evidence and raises nothing new.
+    what is new to the existing alert's evidence (up to ``Alert.EVIDENCE_LIMIT`` events) and
+    raises nothing new. ``event_count`` is how many events the window holds so far.
     """
+    limit = Alert.EVIDENCE_LIMIT
     with transaction.atomic():  # the merge reads and writes under a row lock: one transaction
         try:
             with transaction.atomic():  # a savepoint: the unique constraint may refuse the insert
                 alert = Alert.objects.create(rule=rule, severity=rule.severity, tenant=tenant, group_key=group_key,
-                                             window_start=window_start, window_end=window_end, evidence=evidence,
+                                             window_start=window_start, window_end=window_end,
+                                             evidence=evidence[:limit], event_count=max(event_count, len(evidence)),
                                              summary=summary[:300])
         except IntegrityError:
             alert = Alert.objects.select_for_update().get(rule=rule, group_key=group_key, window_start=window_start)
             known = {item["event_id"] for item in alert.evidence}
             added = [item for item in evidence if item["event_id"] not in known]
-            if added or window_end > alert.window_end:
-                alert.evidence = alert.evidence + added
+            count = max(alert.event_count, event_count, len(known) + len(added))
+            if added or window_end > alert.window_end or count > alert.event_count:
+                alert.evidence = (alert.evidence + added)[:limit]
                 alert.window_end = max(alert.window_end, window_end)
-                alert.save(update_fields=["evidence", "window_end"])
+                alert.event_count = count
+                alert.summary = summary[:300] if event_count else alert.summary
+                alert.save(update_fields=["evidence", "window_end", "event_count", "summary"])
             return alert, False
         transaction.on_commit(lambda: notify(alert))
     return alert, True

@@ -35,15 +35,15 @@ def test_merge_patch_follows_rfc_7396():
 def test_catch_up_projects_latest_state_and_checkpoints():
     append({"status": "open", "balance": 10}, {"balance": 20}, {"owner": {"name": "Ann"}})
     append({"status": "open"}, aggregate_id="acc-2")
-    assert catch_up() == {"latest_state": 4, "search": 4, "snapshots": 4, "access_log": 4}
+    assert catch_up() == {"latest_state": 4, "search": 4, "snapshots": 4, "access_log": 4, "alerts": 4}
     state = state_of()
     assert state.state == {"status": "open", "balance": 20, "owner": {"name": "Ann"}}
     assert state.sequence == 3
     assert ProjectionCheckpoint.objects.get(name="latest_state").position == get_event_store().read_all()[-1].position
     append({"status": None})
-    assert catch_up() == {"latest_state": 1, "search": 1, "snapshots": 1, "access_log": 1}
+    assert catch_up() == {"latest_state": 1, "search": 1, "snapshots": 1, "access_log": 1, "alerts": 1}
     assert state_of().state == {"balance": 20, "owner": {"name": "Ann"}}
-    assert catch_up() == {"latest_state": 0, "search": 0, "snapshots": 0, "access_log": 0}
+    assert catch_up() == {"latest_state": 0, "search": 0, "snapshots": 0, "access_log": 0, "alerts": 0}
 
 
 def test_handling_the_same_events_twice_changes_nothing():

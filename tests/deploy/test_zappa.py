@@ -152,8 +152,10 @@ def test_the_processor_stage_binds_the_stream_with_finite_retries():
 
 
 def test_the_processor_stage_archives_each_day():
-    (archive,) = [e for e in PROCESSOR["events"] if "event_source" not in e]
+    archive, silence = [e for e in PROCESSOR["events"] if "event_source" not in e]
     assert archive["function"] == "audit_events.tasks.export_daily_archive"
+    assert silence["function"] == "audit_events.tasks.check_alert_silence"
+    assert silence["expression"] == "rate(5 minutes)"
     assert archive["expression"].startswith("cron(") and "export_daily_archive" not in str(PORTAL["events"])
     from audit_events.tasks import export_daily_archive
 
@@ -395,11 +397,17 @@ def test_the_packaged_processor_applies_stream_records_and_reports_failures(proc
     tampered = json.loads(json.dumps(records[1]))
     tampered["dynamodb"]["NewImage"]["record"]["S"] = tampered["dynamodb"]["NewImage"]["record"]["S"].replace(
         '"n":2', '"n":3')
-    env = {**lambda_env, "AUDIT_STORE": "dynamodb", "AUDIT_DYNAMODB_EVENTS_TABLE": table}
+    alert_state = f"alert-state-zappa-{os.getpid()}"
+    make_table("alert_state", alert_state)  # the alert rules' windows live on DynamoDB too
+    env = {**lambda_env, "AUDIT_STORE": "dynamodb", "AUDIT_DYNAMODB_EVENTS_TABLE": table,
+           "AUDIT_DYNAMODB_ALERT_STATE_TABLE": alert_state}
     results = run_packaged(processor_package, [{"Records": records}, {"Records": [tampered]}], env)["results"]
     assert results == [{"batchItemFailures": []},
                        {"batchItemFailures": [{"itemIdentifier": tampered["dynamodb"]["SequenceNumber"]}]}]
     with sqlite3.connect(lambda_env["_DATABASE"]) as db:
         states = dict(db.execute("SELECT aggregate_id, state FROM audit_aggregate_state WHERE aggregate_id LIKE 'z%'"))
     assert {key: json.loads(value) for key, value in states.items()} == {"z1": {"n": 1}, "z2": {"n": 2}}
+    # the built-in silence rule noted the tenant's newest event in the alert-state table
+    keys = [item["sk"]["S"] for item in boto3.client("dynamodb").scan(TableName=alert_state)["Items"]]
+    assert keys == ["tenant:acme"]
 

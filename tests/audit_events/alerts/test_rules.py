@@ -45,7 +45,7 @@ def test_the_model_refuses_a_bad_spec_and_normalises_a_good_one():
     rule.spec = {"kind": "match", "event_types": ["BreakGlassActivated"]}
     rule.full_clean()
     assert rule.spec == {"kind": "match", "event_types": ["BreakGlassActivated"], "min_classification": None,
-                         "outside_hours": None}
+                         "outside_hours": None, "group_by": "actor", "window_seconds": 3600}
 
 
 @pytest.mark.django_db
@@ -58,7 +58,37 @@ def test_admins_edit_rules_in_the_admin_and_bad_json_is_named(client):
                             "severity": "high", "enabled": "on"})
     assert bad.status_code == 200
     page = bad.content.decode()
-    assert "threshold.count" in page and "threshold.window_seconds" in page and not AlertRule.objects.exists()
+    assert "threshold.count" in page and "threshold.window_seconds" in page and not AlertRule.objects.filter(name="r1")
     good = client.post(url, {"name": "r1", "spec": '{"kind": "silence", "quiet_seconds": 86400}', "severity": "high",
                              "enabled": "on"})
-    assert good.status_code == 302 and AlertRule.objects.get().parsed == SilenceRule(kind="silence", quiet_seconds=86400)
+    assert good.status_code == 302 and AlertRule.objects.get(name="r1").parsed == SilenceRule(kind="silence", quiet_seconds=86400)
+
+
+def test_business_hours_hold_in_their_time_zone_and_on_weekdays():
+    from datetime import datetime, timezone
+
+    hours = parse_rule_spec({"kind": "match", "event_types": ["*Viewed"], "outside_hours": {
+        "start": "08:00", "end": "18:00", "timezone": "Europe/Berlin"}}).outside_hours
+    assert hours.holds(datetime(2026, 11, 26, 7, 30, tzinfo=timezone.utc))  # Thursday 08:30 in Berlin
+    assert not hours.holds(datetime(2026, 11, 26, 6, 30, tzinfo=timezone.utc))  # 07:30 in Berlin
+    assert not hours.holds(datetime(2026, 11, 26, 17, 0, tzinfo=timezone.utc))  # 18:00 there: closed
+    assert not hours.holds(datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc))  # a Saturday
+
+
+def test_a_match_rule_matches_types_by_wildcard_and_a_minimum_classification():
+    rule = parse_rule_spec({"kind": "match", "event_types": ["*Viewed", "StateReplayed"],
+                            "min_classification": "confidential"})
+    from datetime import datetime, timezone
+
+    noon = datetime(2026, 11, 26, 12, tzinfo=timezone.utc)
+    assert rule.matches("PatientRecordViewed", "restricted", noon)
+    assert rule.matches("StateReplayed", "confidential", noon)
+    assert not rule.matches("PatientRecordViewed", "internal", noon)
+    assert not rule.matches("PatientRecordUpdated", "restricted", noon)
+
+
+@pytest.mark.django_db
+def test_the_built_in_rules_ship_enabled_for_every_tenant_and_validate():
+    builtin = AlertRule.objects.filter(builtin=True)
+    assert {type(rule.parsed).__name__ for rule in builtin} == {"ThresholdRule", "MatchRule", "SilenceRule"}
+    assert builtin.count() == 6 and all(rule.enabled and rule.tenant == "" for rule in builtin)
