@@ -57,6 +57,12 @@ _NIGHT_HOURS = frozenset((22, 23, 0, 1, 2, 3, 4, 5))
 _P_LOGIN_BURST = 0.003
 _P_PASSWORD_STORM = 0.003
 _P_NIGHT_SNOOPING = 0.003
+_P_EXPORT_SPREE = 0.001
+_P_EMERGENCY_ACCESS = 0.002
+# The shop's publisher breaks this long before the end (a silence worth an alert), when the
+# demo spans long enough to show it.
+_SHOP_QUIET = 36 * _HOUR
+_SHOP_QUIET_MIN_DAYS = 4
 
 # Event type -> (tenant, aggregate type, classification). Classification is a
 # property of the kind of event: money movement and customer records are
@@ -73,11 +79,13 @@ _EVENT_TYPES = {
     "LoginFailed": (_BANK, "User", "internal"),
     "PasswordChanged": (_BANK, "User", "internal"),
     "UserUpdated": (_BANK, "User", "internal"),
+    "StatementExported": (_BANK, "Account", "confidential"),
     "PatientRegistered": (_HOSPITAL, "Patient", "restricted"),
     "PatientRecordViewed": (_HOSPITAL, "Patient", "restricted"),
     "PatientRecordUpdated": (_HOSPITAL, "Patient", "restricted"),
     "PrescriptionIssued": (_HOSPITAL, "Prescription", "restricted"),
     "PrescriptionDispensed": (_HOSPITAL, "Prescription", "restricted"),
+    "EmergencyAccessGranted": (_HOSPITAL, "Patient", "restricted"),
     "StaffUserLoggedIn": (_HOSPITAL, "StaffUser", "internal"),
     "CustomerRegistered": (_SHOP, "Customer", "confidential"),
     "CustomerUpdated": (_SHOP, "Customer", "confidential"),
@@ -215,6 +223,8 @@ _RECORD_SECTIONS = (
     "demographics",
 )
 _ACCESS_REASONS = ("treatment",) * 6 + ("care_coordination", "billing")
+_EMERGENCY_REASONS = ("unconscious patient in the emergency department", "patient transferred at night",
+                      "code blue")
 _DIAGNOSES = (
     ("E11.9", "Type 2 diabetes mellitus without complications"),
     ("I10", "Essential (primary) hypertension"),
@@ -315,13 +325,17 @@ def _generate(count: int, seed: int, start_us: int, days: int) -> Iterator[dict]
     """Run the simulation; see the module docstring for how time advances."""
     rng = random.Random(seed)
     simulation = _Simulation(rng, count)
+    if days >= _SHOP_QUIET_MIN_DAYS:
+        simulation.shop_quiet_from = start_us + days * _DAY - _SHOP_QUIET
     pending = simulation.pending
     for now in _baseline(rng, count, start_us, days):
-        if pending and pending[0][0] <= now:
+        event = None
+        while event is None and pending and pending[0][0] <= now:
             due, _, action, args = heapq.heappop(pending)
-            yield action(due, *args)
-        else:
-            yield simulation.start(now)
+            event = action(due, *args)
+            if event["tenant"] == _SHOP and due >= simulation.shop_quiet_from:
+                event = None  # the shop's publisher is down: its flow's next step is lost
+        yield event if event is not None else simulation.start(now)
 
 
 def _baseline(rng: random.Random, count: int, start_us: int, days: int):
@@ -453,6 +467,7 @@ class _Simulation:
         self.accounts: list[_Account] = []
         self.patients: list[tuple[str, str]] = []  # (aggregate id, MRN)
         self.customers: list[tuple[str, dict]] = []  # (aggregate id, actor)
+        self.shop_quiet_from = 1 << 62  # set by _generate: from then on the shop sends nothing
 
     # -- plumbing ---------------------------------------------------------
 
@@ -468,12 +483,18 @@ class _Simulation:
             # Scheduled for the coming night; something ordinary happens now.
             if self.patients:
                 self._plan_night_snooping(now)
+        elif roll < _P_LOGIN_BURST + _P_PASSWORD_STORM + _P_NIGHT_SNOOPING + _P_EXPORT_SPREE:
+            if self.accounts:
+                return self._export_spree(now)
+        elif roll < _P_LOGIN_BURST + _P_PASSWORD_STORM + _P_NIGHT_SNOOPING + _P_EXPORT_SPREE + _P_EMERGENCY_ACCESS:
+            if self.patients:
+                return self._emergency_access(now)
         night = (now // _HOUR) % 24 in _NIGHT_HOURS
         # Bank staff go home; patients and shoppers do not.
         roll = rng.random() * (1.0 if night else 1.15)
         if roll < 0.35:
             return self._hospital(now, night)
-        if roll < 0.70:
+        if roll < 0.70 and now < self.shop_quiet_from:
             return self._shop(now)
         return self._bank(now)
 
@@ -914,7 +935,7 @@ class _Simulation:
         targets = rng.sample(self.staff[_BANK], self._between(1, 3))
         attempts = {}
         at = now
-        for attempt in range(self._between(6, 10)):
+        for attempt in range(self._between(10, 14)):
             target = targets[attempt % len(targets)]
             attempts[target.actor["id"]] = attempts.get(target.actor["id"], 0) + 1
             args = (target, attacker, attempts[target.actor["id"]])
@@ -1193,6 +1214,29 @@ class _Simulation:
     def _workstation(self) -> str:
         """A hospital workstation name, e.g. ``ws-icu-04``."""
         return f"ws-{self._pick(_HOSPITAL_UNITS)}-{self._between(1, 24):02d}"
+
+    def _export_spree(self, now: int) -> dict:
+        """Pattern: one employee exports statement after statement within the hour."""
+        member = self._staff(_BANK, "operations", "teller")
+        accounts = self.rng.sample(self.accounts, min(len(self.accounts), self._between(20, 26)))
+        at = now
+        for account in accounts[1:]:
+            at += self._between(30 * _SECOND, 120 * _SECOND)
+            self._later(at, self._statement_exported, member, account)
+        return self._statement_exported(now, member, accounts[0])
+
+    def _statement_exported(self, now: int, member: _Staff, account: _Account) -> dict:
+        payload = {"format": self._pick(("pdf", "csv")), "period": "last_12_months",
+                   "workstation": self._workstation()}
+        return self._event(now, "StatementExported", account.id, member.actor, self._trace(), payload)
+
+    def _emergency_access(self, now: int) -> dict:
+        """Pattern: a clinician breaks the glass to open a chart they are not assigned to."""
+        member = self._staff(_HOSPITAL, "physician", "nurse")
+        patient_id, mrn = self._pick(self.patients)
+        payload = {"mrn": mrn, "reason": self._pick(_EMERGENCY_REASONS), "workstation": self._workstation()}
+        self._later(now + self._between(10 * _SECOND, 60 * _SECOND), self._record_viewed, member)
+        return self._event(now, "EmergencyAccessGranted", patient_id, member.actor, self._trace(), payload)
 
     def _plan_night_snooping(self, now: int) -> None:
         """Pattern: someone logs in around 02:00 UTC and browses patient charts."""

@@ -52,6 +52,7 @@ EVENT_TYPES = {
         "LoginFailed",
         "PasswordChanged",
         "UserUpdated",
+        "StatementExported",
     },
     "st-marys-hospital": {
         "PatientRegistered",
@@ -60,6 +61,7 @@ EVENT_TYPES = {
         "PrescriptionIssued",
         "PrescriptionDispensed",
         "StaffUserLoggedIn",
+        "EmergencyAccessGranted",
     },
     "northwind-shop": {
         "CustomerRegistered",
