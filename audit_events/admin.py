@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
-from .models import AggregateState, Alert, AlertRule, FailedProjection, ProjectionCheckpoint, PublisherKey, StoredEvent
+from .models import AggregateState, AlertRule, FailedProjection, ProjectionCheckpoint, PublisherKey, StoredEvent
 from .services import check_tenant_names
 
 
@@ -178,12 +178,3 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):  # a shipped rule is disabled, not deleted
         return super().has_delete_permission(request, obj) and not (obj and obj.builtin)
-
-
-@admin.register(Alert)
-class AlertAdmin(ReadOnlyAdmin):
-    """Raised by the rules; acknowledged and resolved by people (portal.alerts), never edited here."""
-
-    list_display = ["raised_at", "severity", "rule", "tenant", "group_key", "status", "summary"]
-    list_filter = ["status", "severity", "rule", "tenant"]
-    search_fields = ["=group_key", "summary"]

@@ -1,8 +1,8 @@
 """The portal is the Django admin: one site for everyone, with the audit views added.
 
-The audit views (search, event, timeline, actor activity, trace) come in
-through ``get_urls()`` wrapped in ``admin_view()``, so they get the admin's
-sign-in, ``never_cache`` and CSRF handling; what each person sees inside them
+The audit views (search, event, timeline, actor activity, trace, reports,
+alerts) come in through ``get_urls()`` wrapped in ``admin_view()``, so they get
+the admin's sign-in, ``never_cache`` and CSRF handling; what each person sees inside them
 follows their access policies (``portal.access``). The sidebar and the index
 list them as an "Audit trail" section beside the registered models.
 """
@@ -22,7 +22,7 @@ class PortalAdminSite(TOTPAdminSiteMixin, admin.AdminSite):
     index_template = "admin/portal/dashboard.html"
 
     def get_urls(self):
-        from .views import activity, events, reports, search, tenancy, timeline
+        from .views import activity, alerts, events, reports, search, tenancy, timeline
 
         audit = [
             path("audit/search/", self.admin_view(search.search_view), name="audit_search"),
@@ -40,6 +40,8 @@ class PortalAdminSite(TOTPAdminSiteMixin, admin.AdminSite):
             path("audit/reports/<str:report_id>/", self.admin_view(reports.report_view), name="audit_report"),
             path("audit/reports/<str:report_id>/download/", self.admin_view(reports.report_download_view),
                  name="audit_report_download"),
+            path("audit/alerts/", self.admin_view(alerts.alerts_view), name="audit_alerts"),
+            path("audit/alerts/<int:alert_id>/", self.admin_view(alerts.alert_view), name="audit_alert"),
         ]
         return audit + super().get_urls()
 
@@ -59,12 +61,13 @@ class PortalAdminSite(TOTPAdminSiteMixin, admin.AdminSite):
     def get_app_list(self, request, app_label=None):
         apps = super().get_app_list(request, app_label)
         if app_label is None and self.has_permission(request):
-            apps.insert(0, _audit_section())
+            apps.insert(0, _audit_section(request))
         return apps
 
 
-def _audit_section() -> dict:
+def _audit_section(request) -> dict:
     """The audit views as an app in the admin's app list (sidebar and index)."""
+    from .views.alerts import open_alerts
 
     def entry(name, url_name):
         url = reverse(f"admin:{url_name}")
@@ -76,5 +79,10 @@ def _audit_section() -> dict:
         "app_label": "audit",
         "app_url": reverse("admin:audit_search"),
         "has_module_perms": True,
-        "models": [entry("Search events", "audit_search"), entry("Reports", "audit_reports")],
+        "models": [entry("Search events", "audit_search"), entry("Reports", "audit_reports"),
+                   entry(_alerts_label(open_alerts(request)["total"]), "audit_alerts")],
     }
+
+
+def _alerts_label(open_count: int) -> str:
+    return f"Alerts ({open_count} open)" if open_count else "Alerts"

@@ -8,6 +8,7 @@ from audit_events.api import json_response
 from audit_events.api import router as events_router
 from audit_events.schema import EventIn
 from portal.access.api import router as access_router
+from portal.alerts.api import router as alerts_router
 from reports.api import router as reports_router
 
 
@@ -32,6 +33,7 @@ api = PortalAPI(
 api.add_router("/", events_router)
 api.add_router("/", access_router)
 api.add_router("/", reports_router)
+api.add_router("/", alerts_router)
 
 
 @api.exception_handler(AuthenticationError)

@@ -2,7 +2,7 @@
 
 from audit_events.demo import TENANTS
 
-__all__ = ["DEMO_USERS", "demo_access_document"]
+__all__ = ["DEMO_GROUPS", "DEMO_USERS", "demo_access_document", "grant_demo_groups"]
 
 BANK, HOSPITAL, SHOP = TENANTS
 READS = ["search", "view_event", "view_timeline", "replay_state"]
@@ -22,6 +22,13 @@ DEMO_USERS = {
                    ["auditor", "compliance-officer"], True),
     "analyst": ("analyst without personal-data access",
                 {"tenants": list(TENANTS), "clearance": "confidential", "pii": False}, ["auditor"], True),
+}
+
+# Django permissions the policies do not carry (the access file sets none): a group per job,
+# name -> (permissions, members). The compliance officer triages alerts; the admin is a
+# superuser; auditors and the analyst read the inbox of their tenants without acting on it.
+DEMO_GROUPS = {
+    "alert-triage": (["audit_events.view_alert", "audit_events.change_alert"], ["compliance"]),
 }
 
 
@@ -75,3 +82,16 @@ def demo_access_document(passwords: dict[str, str]) -> dict:
             user["password"] = passwords[username]
         users.append(user)
     return {"roles": roles, "users": users}
+
+
+def grant_demo_groups() -> None:
+    """Create the demo's groups with their permissions and put the demo users in them (idempotent)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group, Permission
+
+    for name, (permissions, members) in DEMO_GROUPS.items():
+        group, _ = Group.objects.get_or_create(name=name)
+        for dotted in permissions:
+            app_label, codename = dotted.split(".")
+            group.permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
+        group.user_set.add(*get_user_model().objects.filter(username__in=members))

@@ -1,5 +1,5 @@
-"""The dashboard (the admin's index): activity over the past 30 days, top event types
-and actors, chain verification and indexing lag per tenant, all within the reader's scope."""
+"""The dashboard (the admin's index): open alerts, activity over the past 30 days, top event
+types and actors, chain verification and indexing lag per tenant, all within the reader's scope."""
 
 from datetime import datetime, timedelta, timezone
 
@@ -9,6 +9,7 @@ from audit_events.schema import parse_timestamp
 from audit_events.search import SearchQuery
 from audit_events.selectors import latest_verification, projection_lag, search_events
 
+from .alerts import open_alerts
 from .common import portal_reader
 from .tenancy import current_tenant
 
@@ -42,6 +43,7 @@ def dashboard_context(request) -> dict:
             ],
             "projections": lag["projections"],
             "lag_capped": lag["capped"],
+            "open_alerts": open_alerts(request),
         }
     }
 

@@ -12,7 +12,7 @@ from audit_events.demo import TENANTS
 from audit_events.models import PublisherKey, StoredEvent
 from audit_events.services import publisher_key_create
 from portal.access.access_file import import_document
-from portal.access.demo import DEMO_USERS, demo_access_document
+from portal.access.demo import DEMO_USERS, demo_access_document, grant_demo_groups
 
 
 class Command(BaseCommand):
@@ -38,6 +38,7 @@ class Command(BaseCommand):
         }
         credentials.update(new_passwords)
         import_document(demo_access_document(new_passwords), actor="bootstrap_demo", allow_superusers=True)
+        grant_demo_groups()
         if not PublisherKey.objects.filter(name="demo-publisher").exists():
             _, secret = publisher_key_create(name="demo-publisher", tenants=list(TENANTS))
             credentials["demo-publisher"] = secret

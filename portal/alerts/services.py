@@ -1,18 +1,47 @@
 """People acting on alerts: acknowledge, resolve. Each change names who made it and is itself
 an access-audit event."""
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
 from audit_events.models import Alert
+from portal.access.audit import record_access
 
-from .access.audit import record_access
+from .selectors import alert_for, may_change_alerts
 
-__all__ = ["AlertStateError", "acknowledge_alert", "resolve_alert"]
+__all__ = ["AlertNotFoundError", "AlertStateError", "acknowledge_alert", "check_may_change_alert", "resolve_alert"]
 
 
 class AlertStateError(ValueError):
-    """A change the alert's state does not allow (e.g. acknowledging a resolved alert)."""
+    """A change the alert's state does not allow (e.g. acknowledging a resolved alert).
+
+    ``field`` names the input at fault when the input, not the state, was wrong.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class AlertNotFoundError(LookupError):
+    """No alert the person may see has this id (missing and out of scope alike: 404)."""
+
+
+def check_may_change_alert(*, user, alert_id: int, subject=None) -> Alert:
+    """The alert, if ``user`` may see it and change alerts.
+
+    ``AlertNotFoundError`` when they may not see it (checked first, so that a refusal never
+    tells an alert outside their tenants exists), else ``PermissionDenied`` without
+    ``audit_events.change_alert``.
+    """
+    alert = alert_for(user=user, alert_id=alert_id, subject=subject)
+    if alert is None:
+        raise AlertNotFoundError(f"no alert you may see has id {alert_id}")
+    if not may_change_alerts(user):
+        raise PermissionDenied("acknowledging and resolving alerts needs the permission "
+                               "audit_events.change_alert; ask an administrator")
+    return alert
 
 
 def _target(alert: Alert) -> dict:
@@ -20,6 +49,7 @@ def _target(alert: Alert) -> dict:
 
 
 def acknowledge_alert(*, alert_id: int, user, request=None) -> Alert:
+    """Mark an open alert as seen and being looked into by ``user``."""
     with transaction.atomic():
         alert = Alert.objects.select_for_update().select_related("rule").get(pk=alert_id)
         if alert.status != "open":
@@ -31,9 +61,11 @@ def acknowledge_alert(*, alert_id: int, user, request=None) -> Alert:
 
 
 def resolve_alert(*, alert_id: int, user, resolution: str, request=None) -> Alert:
+    """Close an open or acknowledged alert, saying how it was resolved."""
     resolution = (resolution or "").strip()
     if not resolution:
-        raise AlertStateError("resolution: say how the alert was resolved (e.g. a false positive, or what was done)")
+        raise AlertStateError("resolution: say how the alert was resolved (e.g. a false positive, or what was done)",
+                              field="resolution")
     with transaction.atomic():
         alert = Alert.objects.select_for_update().select_related("rule").get(pk=alert_id)
         if alert.status == "resolved":
