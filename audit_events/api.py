@@ -346,7 +346,7 @@ def aggregate_state(request, tenant: str, aggregate_type: str, aggregate_id: str
     if result is None:
         reader.audit("ReadRefused", target=target, details={"action": "replay_state"})
         return json_response({"detail": "aggregate not found"}, 404)
-    reader.audit("StateReplayed", target=target,
+    reader.audit("StateReplayed", target=target | _classified(tenant, aggregate_type, aggregate_id),
                  details={"sequence": query.sequence, "at": query.at.isoformat() if query.at else None,
                           "time": query.time})
     return json_response(result.__dict__)
@@ -380,7 +380,8 @@ def aggregate_diff(request, tenant: str, aggregate_type: str, aggregate_id: str,
         return json_response({"detail": "aggregate not found"}, 404)
     reader.audit(
         "StateReplayed",
-        target={"tenant": tenant, "aggregate_type": aggregate_type, "aggregate_id": aggregate_id},
+        target={"tenant": tenant, "aggregate_type": aggregate_type, "aggregate_id": aggregate_id}
+        | _classified(tenant, aggregate_type, aggregate_id),
         details={"diff": True},
     )
     diff = diff_states(old.state, new.state)
@@ -410,3 +411,9 @@ def trace_events(request, trace_id: str):
 def actor_events(request, actor_id: str):
     params = {k: v for k, v in request.GET.dict().items() if k in _CROSS_PARAMS}
     return _search_response(request, {**params, "actor_id": actor_id}, "ActorActivityViewed")
+
+
+def _classified(tenant: str, aggregate_type: str, aggregate_id: str) -> dict:
+    """The replayed record's classification for the access audit (alert rules read it)."""
+    classification = selectors.aggregate_classification(tenant, aggregate_type, aggregate_id)
+    return {"classification": classification} if classification else {}

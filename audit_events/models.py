@@ -242,8 +242,9 @@ class Alert(models.Model):
     rule = models.ForeignKey(AlertRule, on_delete=models.PROTECT, related_name="alerts")
     severity = models.CharField(max_length=8, choices=AlertRule.SEVERITIES)
     tenant = models.CharField(max_length=64)
-    #: what the rule grouped by (``aggregate:acme/Account/acc-1``, ``actor_ip:203.0.113.9``…)
-    group_key = models.CharField(max_length=300)
+    #: what the rule grouped by (``aggregate:acme/Account/acc-1``, ``actor_ip:acme/203.0.113.9``…);
+    #: an aggregate key is at most 10 + 64 + 1 + 64 + 1 + 200 characters
+    group_key = models.CharField(max_length=400)
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
     #: the events that made it: ids, their aggregates and sequences (their timelines link from them)
@@ -274,7 +275,7 @@ class AlertWindowState(models.Model):
     by the rule's window plus the allowed lateness, and by a number of events."""
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="+")
-    group_key = models.CharField(max_length=300)
+    group_key = models.CharField(max_length=400)
     state = models.JSONField(default=dict)
     #: counts saves: a writer saves only over the version it loaded
     version = models.PositiveIntegerField(default=0)

@@ -178,13 +178,14 @@ def run_forever(
     *, interval: float, should_stop: Callable[[], bool] = lambda: False, **kwargs
 ) -> None:
     """Catch up, sleep ``interval`` seconds when idle, repeat until ``should_stop()``."""
-    from .alerts.evaluation import SilenceClock
+    from .periodic import projector_jobs
 
     since_analyze = ANALYZE_EVERY  # once at start, then as the store grows
-    silence = SilenceClock()
+    jobs = projector_jobs()
     while not should_stop():
         handled = catch_up(**kwargs)
-        silence.tick()
+        for job in jobs:
+            job.tick()
         since_analyze += max(handled.values(), default=0)
         if since_analyze >= ANALYZE_EVERY:
             refresh_planner_statistics()

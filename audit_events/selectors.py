@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 CLASSIFICATION_RANK = {name: rank for rank, name in enumerate(CLASSIFICATIONS)}
 
 __all__ = [
-    "aggregate_events_for", "event_for", "last_visible_sequence", "latest_verification", "projection_lag",
+    "aggregate_classification", "aggregate_events_for", "event_for", "last_visible_sequence", "latest_verification", "projection_lag",
     "search_events",
 ]
 
@@ -55,6 +55,13 @@ def aggregate_events_for(
     reader.audit("TimelineViewed", target=target | ({"classification": highest} if highest else {}),
                  details={"after": after, "returned": len(events)})
     return events, events[-1].sequence if more else None
+
+
+def aggregate_classification(tenant: str, aggregate_type: str, aggregate_id: str) -> str | None:
+    """The classification of the aggregate's first event: what an access-audit event about
+    replaying its state records, for alert rules (a record keeps its class)."""
+    first = get_event_store().read_aggregate(tenant, aggregate_type, aggregate_id, limit=1)
+    return first[0].record["classification"] if first else None
 
 
 def last_visible_sequence(*, reader: Reader, tenant: str, aggregate_type: str, aggregate_id: str,

@@ -25,11 +25,11 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from .alerts.evaluation import SilenceClock
 from .aws import aws_client
 from .hashing import event_hash
 from .jcs import CanonicalizationError, canonicalize
 from .metrics import emit_metrics
+from .periodic import projector_jobs
 from .models import FailedProjection, ProjectionCheckpoint, StreamCheckpoint
 from .projections import Projection, configured_projections
 from .projector import record_failure
@@ -95,10 +95,36 @@ def process_records(records: Sequence[dict], projections: Sequence[Projection] |
             continue
         by_aggregate.setdefault(key, []).append((sequence_number, event))
 
-    highest = 0  # the highest position applied
-    for key, items in by_aggregate.items():
-        unique = {event.sequence: (number, event) for number, event in items}  # a record twice: once
-        ordered = [unique[s] for s in sorted(unique)]
+    per_aggregate = [p for p in projections if not getattr(p, "batch_wide", False)]
+    batch_wide = [p for p in projections if getattr(p, "batch_wide", False)]
+    groups = {key: [unique[s] for s in sorted(unique)]  # a record twice: once
+              for key, unique in ((key, {event.sequence: (number, event) for number, event in items})
+                                  for key, items in by_aggregate.items())}
+    # A failure holds the event back from every projection: each keeps it as failed.
+    highest = _apply_groups(per_aggregate, groups, failed, projections) if per_aggregate else 0
+    if batch_wide:
+        # What spans aggregates (an IP's sign-ins, a tenant's silence) is evaluated once over the
+        # batch: one read and write per key, not one per aggregate. A failure falls back to groups.
+        applied = {key: items for key, items in groups.items() if not {n for n, _ in items} & set(failed)}
+        try:
+            _apply(batch_wide, sorted((e for items in applied.values() for _, e in items), key=lambda e: e.position))
+            highest = max([highest, *(e.position for items in applied.values() for _, e in items)])
+        except Exception:
+            log.warning("batch-wide projections failed on the batch; applying them per aggregate", exc_info=True)
+            highest = max(highest, _apply_groups(batch_wide, applied, failed, batch_wide))
+    if highest:
+        _advance_checkpoints(projections, highest)
+    # Lambda retries from the lowest failed record of the shard: report them in stream order.
+    return sorted(set(failed), key=lambda n: (len(n), n))
+
+
+def _apply_groups(projections: Sequence[Projection], groups: dict, failed: list[str],
+                  failing: Sequence[Projection]) -> int:
+    """Apply each aggregate's events in order, isolating failures: an aggregate's first failing
+    event and everything after it are ``failed`` (and kept as failed for ``failing``); the
+    highest position applied."""
+    highest = 0
+    for key, ordered in groups.items():
         try:
             _apply(projections, [event for _, event in ordered])
             highest = max(highest, ordered[-1][1].position)
@@ -115,13 +141,10 @@ def process_records(records: Sequence[dict], projections: Sequence[Projection] |
                 failed.extend(n for n, _ in ordered[position:])
                 # Kept for the portal as the embedded projector keeps them (attempts count Lambda's
                 # deliveries); once Lambda gives up, an admin's retry applies it from the store.
-                for projection in projections:
+                for projection in failing:
                     record_failure(projection.name, event, error)
                 break
-    if highest:
-        _advance_checkpoints(projections, highest)
-    # Lambda retries from the lowest failed record of the shard: report them in stream order.
-    return sorted(set(failed), key=lambda n: (len(n), n))
+    return highest
 
 
 def _apply(projections: Sequence[Projection], events: list[StoredEvent]) -> None:
@@ -200,7 +223,7 @@ def poll(*, interval: float, should_stop: Callable[[], bool] = lambda: False, ba
     arn = stream_arn()
     iterators: dict[str, str | None] = {}  # None: the shard is closed and read to its end
     attempts: dict[str, int] = {}
-    silence = SilenceClock()
+    jobs = projector_jobs()
     while not should_stop():
         shards = {shard["ShardId"]: shard.get("ParentShardId") for shard in _shards(streams, arn)}
         for shard_id in shards:
@@ -229,7 +252,8 @@ def poll(*, interval: float, should_stop: Callable[[], bool] = lambda: False, ba
             if failures and done != records[-1]["dynamodb"]["SequenceNumber"]:
                 # Redeliver from the first failure that is not given up on, as Lambda does.
                 iterators[shard_id] = _iterator(streams, arn, shard_id, after=done)
-        silence.tick()
+        for job in jobs:
+            job.tick()
         if not read and until_idle:
             return
         if not read or failing:  # idle, or a failing batch: retried after a pause

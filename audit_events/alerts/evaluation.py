@@ -6,12 +6,16 @@ state is loaded once per batch from ``AUDIT_ALERT_STATE``, advanced by event tim
 (``windows.advance``) and saved. What it finds is raised first and the state saved after, so a
 crash in between is redelivered into the same windows and merged, never raised twice.
 
+Findings are saved in the key's state (``pending``) with the state itself, and raised once that
+save has won: a lost race raises nothing from stale state, and a failure after the save (the
+raise rolled back with its transaction, a timeout) finds them pending at the next load, which
+raises every pending finding whose alert is missing or behind. Raising is idempotent.
+
 Silence rules only note each key's newest event time here; ``check_silence`` (run by
 ``run_projector`` and, on AWS, by the processor stage's schedule) raises when that is too old.
 """
 
 import logging
-import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone as dt_timezone
 from typing import Sequence
@@ -29,7 +33,7 @@ from .services import raise_alert
 from .state import AlertStateStore, StateConflictError, get_alert_state
 from .windows import Fact, advance
 
-__all__ = ["AlertProjection", "SilenceClock", "check_silence"]
+__all__ = ["AlertProjection", "check_silence"]
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +43,18 @@ PORTAL_TENANT = "_portal"
 SAVE_ATTEMPTS = 8
 #: how long a quiet key is remembered beyond its rule's limit
 SILENCE_MEMORY = timedelta(days=30)
+#: an event dated further ahead counts at now plus this (a wrong clock must not blind a key)
+FUTURE_TOLERANCE = timedelta(minutes=5)
+#: a silence key's newest time is saved again only once it moved this far (hot keys)
+SILENCE_RESOLUTION_MS = 60_000
 
 
 class AlertProjection(Projection):
     """Evaluates the enabled rules on the change feed; idempotent by event id per key."""
 
     name = "alerts"
+    #: the stream handler applies it once over a batch, not per aggregate (its keys span them)
+    batch_wide = True
 
     def handle(self, events: Sequence[StoredEvent]) -> None:
         rules = enabled_rules()
@@ -97,9 +107,11 @@ class _Event:
             target = (record.get("payload") or {}).get("target") or {}
             if isinstance(target.get("tenant"), str):
                 self.subject_tenant = target["tenant"]
-            if isinstance(target.get("classification"), str):
-                self.classification = target["classification"]
-        self.fact = Fact(int(self.occurred_at.timestamp() * 1000), record["event_id"], stored.tenant,
+                # what was read, when the event says; else unknown (never the read's own class)
+                classification = target.get("classification")
+                self.classification = classification if isinstance(classification, str) else ""
+        counted = min(self.occurred_at, timezone.now() + FUTURE_TOLERANCE)
+        self.fact = Fact(_ms(counted), record["event_id"], stored.tenant,
                          stored.aggregate_type, stored.aggregate_id, stored.sequence, self.event_type)
 
 
@@ -129,32 +141,54 @@ def _evaluate(state: AlertStateStore, rule: AlertRule, spec, key: str, items: li
     facts = [item.fact for item in items]
     for _ in range(SAVE_ATTEMPTS):
         current, version = state.load(rule.pk, key)
-        closed = _resolved_episodes(rule, key, current)
+        known = _alerts_of(rule, key, current)
+        closed = {start: resolved for start, (_, _, resolved) in known.items() if resolved is not None}
         updated, findings = advance(current, facts, mode="sliding" if sliding else "fixed", count=count,
                                     window_ms=window_ms, lateness_ms=lateness_ms,
                                     cap=max(2 * count, 50), closed=closed)
+        pending = {p["start"]: p for p in current.get("pending", []) if not _raised(p, known)}
         for finding in findings:
-            raise_alert(rule=rule, tenant=items[0].tenant, group_key=key, window_start=_moment(finding.start_ms),
-                        window_end=_moment(finding.end_ms), event_count=finding.count,
-                        evidence=[_evidence(entry) for entry in finding.evidence],
-                        summary=_summary(spec, finding.count, finding.evidence))
+            pending[finding.start_ms] = _pending(finding, pending.get(finding.start_ms), items[0].tenant)
+        updated["pending"] = list(pending.values())
         expires = timezone.now() + timedelta(milliseconds=window_ms + lateness_ms)
         try:
             state.save(rule.pk, key, updated, version=version, expires_at=expires)
-            return
+            break
         except StateConflictError:
             continue  # another invocation moved this key: fold the batch into its state again
-    raise StateConflictError(f"rule {rule.name} key {key!r}: still contended after {SAVE_ATTEMPTS} attempts")
+    else:
+        raise StateConflictError(f"rule {rule.name} key {key!r}: still contended after {SAVE_ATTEMPTS} attempts")
+    for finding in updated["pending"]:
+        evidence = finding["evidence"]
+        raise_alert(rule=rule, tenant=finding["tenant"], group_key=key, window_start=_moment(finding["start"]),
+                    window_end=_moment(finding["end"]), event_count=finding["count"],
+                    evidence=[_evidence(entry) for entry in evidence], summary=_summary(spec, finding["count"], evidence))
 
 
-def _resolved_episodes(rule: AlertRule, key: str, current: dict) -> dict[int, int]:
-    """The key's alerts that people resolved: their start (ms) -> when (ms)."""
-    starts = [episode[0] for episode in current.get("episodes", [])]
+def _pending(finding, before: dict | None, tenant: str) -> dict:
+    """A finding as the state keeps it until its alert is seen raised (evidence: the first kept)."""
+    evidence = {entry[1]: entry for entry in (before or {}).get("evidence", [])}
+    evidence.update({entry[1]: entry for entry in finding.evidence})
+    kept = sorted(evidence.values(), key=lambda e: (e[0], e[1]))[:Alert.EVIDENCE_LIMIT]
+    return {"start": finding.start_ms, "end": finding.end_ms, "count": finding.count, "tenant": tenant,
+            "evidence": kept}
+
+
+def _raised(pending: dict, known: dict) -> bool:
+    alert = known.get(pending["start"])
+    return alert is not None and alert[0] >= pending["count"] and alert[1] >= pending["end"]
+
+
+def _alerts_of(rule: AlertRule, key: str, current: dict) -> dict[int, tuple[int, int, int | None]]:
+    """The key's alerts for its episodes and pending findings: start (ms) -> (event count,
+    end (ms), resolved at (ms) or None)."""
+    starts = {episode[0] for episode in current.get("episodes", [])} | {p["start"] for p in current.get("pending", [])}
     if not starts:
         return {}
-    rows = Alert.objects.filter(rule=rule, group_key=key, status="resolved",
-                                window_start__in=[_moment(ms) for ms in starts])
-    return {_ms(start): _ms(at) for start, at in rows.values_list("window_start", "resolved_at")}
+    rows = Alert.objects.filter(rule=rule, group_key=key, window_start__in=[_moment(ms) for ms in starts])
+    return {_ms(start): (count, _ms(end), _ms(resolved) if status == "resolved" and resolved else None)
+            for start, count, end, status, resolved in rows.values_list(
+                "window_start", "event_count", "window_end", "status", "resolved_at")}
 
 
 def _note_activity(state: AlertStateStore, rule: AlertRule, spec: SilenceRule, key: str,
@@ -162,8 +196,8 @@ def _note_activity(state: AlertStateStore, rule: AlertRule, spec: SilenceRule, k
     newest = max(items, key=lambda item: item.fact.occurred_ms)
     for _ in range(SAVE_ATTEMPTS):
         current, version = state.load(rule.pk, key)
-        if current and current["newest"] >= newest.fact.occurred_ms:
-            return
+        if current and current["newest"] + SILENCE_RESOLUTION_MS > newest.fact.occurred_ms:
+            return  # not a minute newer: a busy tenant's key is not rewritten for every batch
         updated = {**current, "newest": newest.fact.occurred_ms, "tenant": newest.tenant,
                    "last": _evidence(newest.fact.entry())}
         try:
@@ -199,27 +233,6 @@ def check_silence(*, now: datetime | None = None) -> int:
                 pass  # events came in meanwhile: the next check judges the new newest
     state.prune(now)
     return raised
-
-
-class SilenceClock:
-    """Runs ``check_silence`` from a projector's loop every ``AUDIT_ALERT_SILENCE_CHECK_SECONDS``
-    (the first call checks at once); a failure is logged and tried again next time."""
-
-    def __init__(self):
-        self._last = None
-
-    def tick(self) -> None:
-        now = time.monotonic()
-        if self._last is not None and now - self._last < settings.AUDIT_ALERT_SILENCE_CHECK_SECONDS:
-            return
-        self._last = now
-        try:
-            raised = check_silence()
-        except Exception:
-            log.exception("the silence rules could not be checked")
-            return
-        if raised:
-            log.info("silence rules raised %d alert(s)", raised)
 
 
 def _silence_expiry(spec: SilenceRule, now: datetime | None = None) -> datetime:

@@ -43,8 +43,9 @@ class _Typed(_Spec):
 
 class ThresholdRule(_Typed):
     kind: Literal["threshold"]
-    #: at most 500: the window's events are kept per key (a DynamoDB item holds 400 KB)
-    count: int = Field(ge=2, le=500)
+    #: at most 300: up to twice as many events are kept per key, each up to ~500 bytes, and a
+    #: DynamoDB item holds 400 KB
+    count: int = Field(ge=2, le=300)
     window_seconds: int = Field(ge=1, le=7 * 86_400)
     #: what is counted together: the event's aggregate, its actor, or the actor's IP address
     group_by: GroupBy

@@ -2,11 +2,12 @@
 
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from ..aws import aws_client
 from ..models import Alert, AlertRule
@@ -14,6 +15,9 @@ from ..models import Alert, AlertRule
 __all__ = ["notify", "raise_alert"]
 
 log = logging.getLogger(__name__)
+
+#: an alert whose window ended longer ago than this is stored, not sent
+NOTIFY_WITHIN = timedelta(days=1)
 
 
 def raise_alert(*, rule: AlertRule, tenant: str, group_key: str, window_start: datetime, window_end: datetime,
@@ -44,7 +48,10 @@ def raise_alert(*, rule: AlertRule, tenant: str, group_key: str, window_start: d
                 alert.summary = summary[:300] if event_count else alert.summary
                 alert.save(update_fields=["evidence", "window_end", "event_count", "summary"])
             return alert, False
-        transaction.on_commit(lambda: notify(alert))
+        if window_end >= timezone.now() - NOTIFY_WITHIN:
+            transaction.on_commit(lambda: notify(alert))
+        else:  # found in history (a first run over old events, a rebuild): in the inbox, not mailed
+            log.info("alert %s is about %s: older than a day, so it is not sent", alert.pk, window_end.isoformat())
     return alert, True
 
 
@@ -66,7 +73,7 @@ def notify(alert: Alert) -> None:
     if settings.AUDIT_ALERTS_TOPIC_ARN:
         try:
             aws_client("sns").publish(
-                TopicArn=settings.AUDIT_ALERTS_TOPIC_ARN, Subject=subject[:100], Message=body,
+                TopicArn=settings.AUDIT_ALERTS_TOPIC_ARN, Subject=subject[:99], Message=body,  # "under 100"
                 MessageAttributes={"severity": {"DataType": "String", "StringValue": alert.severity},
                                    "rule": {"DataType": "String", "StringValue": alert.rule.name}})
         except Exception:

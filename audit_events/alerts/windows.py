@@ -11,9 +11,11 @@ occurred), and its *episodes*: the alerts found so far, each a run of windows th
 
 Redelivery changes nothing: an event already in the state is skipped. The state is bounded:
 events older than the newest by more than ``window_ms + lateness_ms`` are dropped, and so is
-an event that arrives that late; at most ``cap`` events are kept. An alert that people have
-resolved (``closed``: its start -> resolved time) takes no event that occurred after the
-resolution: new activity makes a new alert.
+an event that arrives that late; at most ``cap`` events are kept, and once a busy key drops its
+oldest, an event at or before the dropped ones' time is too late as well (so a redelivered,
+dropped event is never counted twice). A match (``fixed``) that arrives too late is still an
+alert, of its own. An alert that people have resolved (``closed``: its start -> resolved time)
+takes no event that occurred after the resolution: new activity makes a new alert.
 """
 
 import bisect
@@ -62,15 +64,19 @@ def advance(state: dict, facts: list[Fact], *, mode: Literal["sliding", "fixed"]
     """The key's state after ``facts`` (in arrival order), and the alerts they found."""
     events = [list(e) for e in state.get("events", [])]
     episodes = [list(e) for e in state.get("episodes", [])]
-    newest = state.get("newest")
+    newest, floor = state.get("newest"), state.get("floor")
     closed = closed or {}
     seen = {e[_ID] for e in events}
     found: dict[int, Finding] = {}
     for fact in facts:
-        if fact.event_id in seen or (newest is not None and fact.occurred_ms < newest - window_ms - lateness_ms):
-            continue  # redelivered, or later than any window it could join still
-        seen.add(fact.event_id)
+        if fact.event_id in seen:
+            continue  # redelivered
         entry = fact.entry()
+        if _too_late(fact.occurred_ms, newest, floor, window_ms + lateness_ms):
+            if mode == "fixed":  # a match is an alert however late: its own, at its own time
+                _found(found, [fact.occurred_ms, fact.occurred_ms, 1], [entry])
+            continue  # a window it could join is gone (or redelivered after it was dropped)
+        seen.add(fact.event_id)
         bisect.insort(events, entry, key=lambda e: (e[_T], e[_ID]))
         newest = fact.occurred_ms if newest is None else max(newest, fact.occurred_ms)
 
@@ -88,23 +94,39 @@ def advance(state: dict, facts: list[Fact], *, mode: Literal["sliding", "fixed"]
         if episode is None:
             episode = [start, end, 0, start]
             episodes.append(episode)
+        resolved = closed.get(episode[_START])
+        if resolved is not None:  # a resolved alert takes in nothing that occurred after it was resolved
+            members = [m for m in members if m[_T] <= resolved]
+            start, end = members[0][_T], members[-1][_T]
         episode[_END] = max(episode[_END], end)
         episode[_FIRST] = min(episode[_FIRST], start)  # a late window may reach before the start
         for member in members:
             if member[_EPISODE] is None:
                 member[_EPISODE] = episode[_START]
                 episode[_COUNT] += 1
-        finding = found.setdefault(episode[_START], Finding(episode[_START], episode[_END], episode[_COUNT]))
-        finding.end_ms, finding.count = episode[_END], episode[_COUNT]
-        known = {e[_ID] for e in finding.evidence}
-        finding.evidence += [list(m) for m in members if m[_ID] not in known]
+        _found(found, episode, members)
     if newest is not None:
         horizon = newest - window_ms - lateness_ms
-        events = [e for e in events if e[_T] >= horizon][-cap:]
+        events = [e for e in events if e[_T] >= horizon]
+        if len(events) > cap:  # a busy key keeps its newest: anything at or before the dropped is too late
+            floor = max(floor or events[-cap - 1][_T], events[-cap - 1][_T])
+            events = events[-cap:]
         episodes = [e for e in episodes if e[_END] >= horizon][-MAX_EPISODES:]
     for finding in found.values():
         finding.evidence.sort(key=lambda e: (e[_T], e[_ID]))
-    return {"events": events, "episodes": episodes, "newest": newest}, list(found.values())
+    return {"events": events, "episodes": episodes, "newest": newest, "floor": floor}, list(found.values())
+
+
+def _too_late(at: int, newest: int | None, floor: int | None, reach_ms: int) -> bool:
+    return (newest is not None and at < newest - reach_ms) or (floor is not None and at <= floor)
+
+
+def _found(found: dict[int, "Finding"], episode: list, members: list[list]) -> None:
+    """Note the episode's alert as found (once per batch, with every member seen)."""
+    finding = found.setdefault(episode[_START], Finding(episode[_START], episode[_END], episode[_COUNT]))
+    finding.end_ms, finding.count = episode[_END], episode[_COUNT]
+    known = {e[_ID] for e in finding.evidence}
+    finding.evidence += [list(m) for m in members if m[_ID] not in known]
 
 
 def _sliding(events: list[list], entry: list, count: int, window_ms: int) -> list[list]:

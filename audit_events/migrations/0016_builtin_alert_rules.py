@@ -36,15 +36,16 @@ RULES = [
 
 
 def add_rules(apps, schema_editor):
-    AlertRule = apps.get_model("audit_events", "AlertRule")
+    # On the database being migrated (tests migrate scratch databases beside the default).
+    rules = apps.get_model("audit_events", "AlertRule").objects.using(schema_editor.connection.alias)
     for name, severity, description, spec in RULES:
-        AlertRule.objects.get_or_create(name=name, defaults={"severity": severity, "description": description,
-                                                             "spec": spec, "builtin": True, "enabled": True})
+        rules.get_or_create(name=name, defaults={"severity": severity, "description": description,
+                                                 "spec": spec, "builtin": True, "enabled": True})
 
 
 def remove_rules(apps, schema_editor):
-    AlertRule = apps.get_model("audit_events", "AlertRule")
-    AlertRule.objects.filter(builtin=True, name__in=[name for name, *_ in RULES], alerts__isnull=True).delete()
+    rules = apps.get_model("audit_events", "AlertRule").objects.using(schema_editor.connection.alias)
+    rules.filter(builtin=True, name__in=[name for name, *_ in RULES], alerts__isnull=True).delete()
 
 
 class Migration(migrations.Migration):

@@ -21,6 +21,7 @@ from django.utils.html import format_html
 
 from audit_events.admin import AggregateStateAdmin, PublisherKeyAdmin, StoredEventAdmin
 from audit_events.models import AggregateState, PublisherKey, StoredEvent
+from audit_events.selectors import aggregate_classification
 from audit_events.store import StoredEvent as PortStoredEvent
 from audit_events.store import get_event_store
 
@@ -434,7 +435,8 @@ class PolicyStoredEventAdmin(StoredEventAdmin):
             row.seen_json = json.dumps(json.loads(reader.render(event)), indent=2, ensure_ascii=False)
             reader.audit("EventViewed", target={"tenant": row.tenant, "aggregate_type": row.aggregate_type,
                                                 "aggregate_id": row.aggregate_id, "sequence": row.sequence,
-                                                "event_id": str(row.event_id)})
+                                                "event_id": str(row.event_id),
+                                                "classification": event.record["classification"]})
         return row
 
     @admin.display(description="record (as you may see it)")
@@ -477,7 +479,9 @@ class SuperuserAggregateStateAdmin(AggregateStateAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         state = self.get_object(request, object_id)
         if state is not None:
+            target = {"tenant": state.tenant, "aggregate_type": state.aggregate_type,
+                      "aggregate_id": state.aggregate_id, "sequence": state.sequence}
+            classification = aggregate_classification(state.tenant, state.aggregate_type, state.aggregate_id)
             record_access("StateViewed", user=request.user, request=request, details={"via": "admin"},
-                          target={"tenant": state.tenant, "aggregate_type": state.aggregate_type,
-                                  "aggregate_id": state.aggregate_id, "sequence": state.sequence})
+                          target=target | ({"classification": classification} if classification else {}))
         return super().change_view(request, object_id, form_url, extra_context)

@@ -15,6 +15,7 @@ from . import services
 from .display import AlertMask, counted_events, visible_evidence
 from .selectors import (
     MAX_ID, SEVERITIES, STATUSES, AlertFilterError, alert_filters, alert_page, alert_read_by, alerts_visible_to,
+    audit_refusal,
 )
 
 router = Router(tags=["alerts"])
@@ -139,6 +140,7 @@ def _changed(request, alert_id: int, change):
         services.check_may_change_alert(user=request.auth, alert_id=alert_id, subject=reader.subject)
         alert = change()
     except services.AlertNotFoundError:
+        audit_refusal(reader, alert_id, "change_alert")
         return json_response(_not_found(), 404)
     except PermissionDenied as exc:
         return json_response({"detail": str(exc)}, 403)

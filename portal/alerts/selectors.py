@@ -13,8 +13,8 @@ from portal.access.selectors import subject_for
 
 __all__ = [
     "CHANGE_PERMISSION", "MAX_ID", "SEVERITIES", "STATUSES", "AlertFilterError", "alert_filters", "alert_for",
-    "alert_page", "alert_read_by", "alerts_visible_to", "inbox_choices", "may_change_alerts", "open_alert_counts",
-    "searchable_tenants",
+    "alert_page", "alert_read_by", "alerts_visible_to", "audit_refusal", "inbox_choices", "may_change_alerts",
+    "open_alert_counts", "searchable_tenants",
 ]
 
 STATUSES = [value for value, _ in Alert.STATES]
@@ -77,13 +77,18 @@ def alert_read_by(*, reader, alert_id: int) -> Alert | None:
     like an event read: ``AlertViewed``, or ``ReadRefused`` whether or not it exists."""
     alert = alert_for(user=reader.user, alert_id=alert_id, subject=reader.subject)
     if alert is None:
-        # Event payloads hold integers up to 2^53 only: a larger id asked for goes in as text.
-        asked = alert_id if abs(alert_id) <= SAFE_INTEGER else str(alert_id)
-        reader.audit("ReadRefused", target={"alert_id": asked}, details={"action": "view_alert"})
+        audit_refusal(reader, alert_id, "view_alert")
         return None
     # The id names the alert; its key may be personal data, which need not be copied here.
     reader.audit("AlertViewed", target={"alert_id": alert.pk, "rule": alert.rule.name, "tenant": alert.tenant})
     return alert
+
+
+def audit_refusal(reader, alert_id: int, action: str) -> None:
+    """Record ``ReadRefused`` for an alert id asked for outside scope (or missing)."""
+    # Event payloads hold integers up to 2^53 only: a larger id asked for goes in as text.
+    asked = alert_id if abs(alert_id) <= SAFE_INTEGER else str(alert_id)
+    reader.audit("ReadRefused", target={"alert_id": asked}, details={"action": action})
 
 
 def alert_page(alerts: QuerySet[Alert], *, limit: int, cursor: int | None = None) -> tuple[list[Alert], int | None]:

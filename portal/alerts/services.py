@@ -48,6 +48,12 @@ def _target(alert: Alert) -> dict:
     return {"alert_id": alert.pk, "rule": alert.rule.name, "tenant": alert.tenant, "key": alert.group_key}
 
 
+def _personal(alert: Alert, *pointers: str) -> list[str]:
+    """The payload's personal data: a key that names a person (an actor, their IP address)."""
+    named = alert.group_key.partition(":")[0] in ("actor", "actor_ip")
+    return (["/target/key"] if named else []) + list(pointers)
+
+
 def acknowledge_alert(*, alert_id: int, user, request=None) -> Alert:
     """Mark an open alert as seen and being looked into by ``user``."""
     with transaction.atomic():
@@ -56,7 +62,7 @@ def acknowledge_alert(*, alert_id: int, user, request=None) -> Alert:
             raise AlertStateError(f"alert {alert.pk} is {alert.status}; only an open alert can be acknowledged")
         alert.status, alert.acknowledged_by, alert.acknowledged_at = "acknowledged", user, timezone.now()
         alert.save(update_fields=["status", "acknowledged_by", "acknowledged_at"])
-        record_access("AlertAcknowledged", user=user, request=request, target=_target(alert))
+        record_access("AlertAcknowledged", user=user, request=request, target=_target(alert), pii=_personal(alert))
     return alert
 
 
@@ -73,6 +79,7 @@ def resolve_alert(*, alert_id: int, user, resolution: str, request=None) -> Aler
         alert.status, alert.resolved_by, alert.resolved_at = "resolved", user, timezone.now()
         alert.resolution = resolution[:4000]
         alert.save(update_fields=["status", "resolved_by", "resolved_at", "resolution"])
+        # The resolution is free text: it may name people, so it is personal data too.
         record_access("AlertResolved", user=user, request=request, target=_target(alert),
-                      details={"resolution": alert.resolution})
+                      details={"resolution": alert.resolution}, pii=_personal(alert, "/details/resolution"))
     return alert

@@ -11,7 +11,7 @@ from portal.alerts import (
     alert_read_by, alerts_visible_to, check_may_change_alert, counted_events, inbox_choices, may_change_alerts,
     open_alert_counts, resolve_alert, visible_evidence,
 )
-from portal.alerts.selectors import SEVERITIES, STATUSES
+from portal.alerts.selectors import SEVERITIES, STATUSES, audit_refusal
 
 from .common import page, portal_reader, request_subject, timeline_url, url_with
 from .events import TIMELINE_PAGE
@@ -140,6 +140,7 @@ def _change(request, alert_id):
     try:
         check_may_change_alert(user=request.user, alert_id=alert_id, subject=request_subject(request))
     except AlertNotFoundError:
+        audit_refusal(portal_reader(request), alert_id, "change_alert")
         raise Http404(NOT_FOUND) from None
     # PermissionDenied goes on up: the admin answers 403.
     try:

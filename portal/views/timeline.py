@@ -10,7 +10,9 @@ from audit_events.masking import MASK
 from audit_events.replay import ReplayedState, diff_states, reduce_event, state_at
 from audit_events.schema import SAFE_INTEGER, resolve_pointer
 from audit_events.schemas import upcast_record
-from audit_events.selectors import aggregate_events_for, last_visible_sequence, latest_verification
+from audit_events.selectors import (
+    aggregate_classification, aggregate_events_for, last_visible_sequence, latest_verification,
+)
 from audit_events.store import get_event_store
 from portal.access.access_log import record_views
 from portal.access.audit import PORTAL_TENANT
@@ -49,7 +51,8 @@ def timeline_view(request, tenant, aggregate_type, aggregate_id):
     if state is None:  # may view the timeline but not replay it
         reader.audit("ReadRefused", target=target, details={"action": "replay_state"})
     else:
-        reader.audit("StateReplayed", target=target,
+        classification = aggregate_classification(*key)
+        reader.audit("StateReplayed", target=target | ({"classification": classification} if classification else {}),
                      details={"sequence": choice["sequence"], "time": choice["time"], "page": "timeline",
                               "at": choice["at"].isoformat() if choice["at"] else None})
     last_page = max(last - 1, 0) // TIMELINE_PAGE * TIMELINE_PAGE

@@ -21,6 +21,8 @@ from tests.conftest import AWS_TEST_ENV
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 24, 10, 4, tzinfo=timezone.utc)  # a Tuesday
+#: recent enough to be sent (older alerts are stored, not mailed)
+RECENT = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
 
 
 @pytest.fixture(autouse=True)
@@ -72,18 +74,18 @@ def test_a_threshold_across_a_five_minute_boundary_raises_one_alert_that_grows(
     password_rule()
     # 10:04:00, 10:05:30 and 10:07:00: three within five minutes, across 10:05
     with django_capture_on_commit_callbacks(execute=True):
-        append(T0, T0 + timedelta(seconds=90), T0 + timedelta(seconds=180))
-        append(T0 + timedelta(seconds=30), aggregate_id="u-2")  # another key
+        append(RECENT, RECENT + timedelta(seconds=90), RECENT + timedelta(seconds=180))
+        append(RECENT + timedelta(seconds=30), aggregate_id="u-2")  # another key
         catch_up()
     (alert,) = alerts("passwords")
-    assert (alert.tenant, alert.group_key, alert.window_start) == ("acme", "aggregate:acme/User/u-1", T0)
+    assert (alert.tenant, alert.group_key, alert.window_start) == ("acme", "aggregate:acme/User/u-1", RECENT)
     assert alert.event_count == 3 and [e["sequence"] for e in alert.evidence] == [1, 2, 3]
     assert alert.summary == "3 PasswordChanged within 5 min (the rule allows fewer than 3)"
     with django_capture_on_commit_callbacks(execute=True):
-        append(T0 + timedelta(seconds=240))
+        append(RECENT + timedelta(seconds=240))
         catch_up()
     (grown,) = alerts("passwords")
-    assert grown.pk == alert.pk and grown.event_count == 4 and grown.window_end == T0 + timedelta(seconds=240)
+    assert grown.pk == alert.pk and grown.event_count == 4 and grown.window_end == RECENT + timedelta(seconds=240)
     (message,) = mail.outbox  # one alert, sent once
     assert message.subject.startswith("[HIGH] test-passwords:")
 
@@ -113,7 +115,7 @@ def test_a_late_event_completes_the_window_it_occurred_in(alert_state, settings)
 def test_redelivered_events_raise_nothing_twice(alert_state, django_capture_on_commit_callbacks, settings):
     settings.AUDIT_ALERT_EMAILS = ["soc@example.com"]
     password_rule()
-    append(T0, T0 + timedelta(seconds=10), T0 + timedelta(seconds=20))
+    append(RECENT, RECENT + timedelta(seconds=10), RECENT + timedelta(seconds=20))
     events = get_event_store().read_all(limit=100)
     projection = AlertProjection()
     with django_capture_on_commit_callbacks(execute=True):
@@ -122,6 +124,15 @@ def test_redelivered_events_raise_nothing_twice(alert_state, django_capture_on_c
         projection.handle(list(reversed(events)))  # and again, out of order
     (alert,) = alerts("passwords")
     assert alert.event_count == 3 and len(alert.evidence) == 3 and len(mail.outbox) == 1
+
+
+def test_alerts_found_in_history_are_stored_not_sent(alert_state, settings, django_capture_on_commit_callbacks):
+    settings.AUDIT_ALERT_EMAILS = ["soc@example.com"]
+    password_rule()
+    with django_capture_on_commit_callbacks(execute=True):
+        append(T0, T0 + timedelta(seconds=10), T0 + timedelta(seconds=20))  # days ago: a first run, a rebuild
+        catch_up()
+    assert len(alerts("passwords")) == 1 and mail.outbox == []
 
 
 def test_a_rebuild_replays_into_the_same_alerts_even_resolved_ones(alert_state, django_user_model):
@@ -219,3 +230,48 @@ def test_run_projector_once_checks_silence_too(capsys):
     call_command("run_projector", "--once")
     assert "silence rules: 1 alert(s) raised" in capsys.readouterr().out
     assert Alert.objects.filter(rule__name="test-quiet", group_key="tenant:acme").count() == 1
+
+
+def test_an_alert_lost_after_its_window_was_saved_is_raised_at_the_next_delivery(alert_state, monkeypatch):
+    from audit_events.alerts import evaluation
+
+    password_rule()
+    append(RECENT, RECENT + timedelta(seconds=10), RECENT + timedelta(seconds=20))
+    events = get_event_store().read_all(limit=100)
+
+    def database_gone(**kwargs):
+        raise RuntimeError("the database went away")
+
+    real = evaluation.raise_alert
+    monkeypatch.setattr(evaluation, "raise_alert", database_gone)
+    with pytest.raises(RuntimeError):
+        AlertProjection().handle(events)  # the state is saved; the alert is not
+    assert alerts("passwords") == []
+    monkeypatch.setattr(evaluation, "raise_alert", real)
+    AlertProjection().handle(events)  # redelivered: every event is in the state already
+    (alert,) = alerts("passwords")
+    assert alert.event_count == 3 and alert.window_start == RECENT
+
+
+def test_a_lost_race_raises_nothing_from_the_stale_state(alert_state, monkeypatch):
+    rule("ip-burst", kind="threshold", event_types=["SignInFailed"], count=3, window_seconds=60, group_by="actor_ip")
+    store = get_event_store()
+    first = store.append([event(aggregate_id=f"u-{n}", event_type="SignInFailed", pii=[], payload={},
+                                occurred_at=(RECENT + timedelta(seconds=s)).isoformat()) for n, s in enumerate((0, 5))])
+    later = store.append([event(aggregate_id=f"v-{n}", event_type="SignInFailed", pii=[], payload={},
+                                occurred_at=(RECENT + timedelta(seconds=s)).isoformat())
+                          for n, s in enumerate((10, 20, 30))])
+    by_id = {e.record["event_id"]: e for e in store.read_all(limit=100)}
+    state = get_alert_state()
+    real_save, raced = state.save, []
+
+    def save_after_the_other_invocation(*args, **kwargs):
+        if not raced:  # another invocation, with the first two, saves between this one's load and save
+            raced.append(True)
+            AlertProjection().handle([by_id[str(r.event_id)] for r in first])
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(state, "save", save_after_the_other_invocation)
+    AlertProjection().handle([by_id[str(r.event_id)] for r in later])
+    (alert,) = alerts("ip-burst")  # one alert, from the merged state: not one from each view
+    assert alert.window_start == RECENT and alert.event_count == 5

@@ -14,7 +14,7 @@ from audit_events.store import get_event_store
 from portal.alerts import AlertStateError, acknowledge_alert, resolve_alert
 
 pytestmark = pytest.mark.django_db
-START = datetime(2026, 11, 27, 3, 0, tzinfo=timezone.utc)
+START = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(hours=1)  # recent: alerts are sent
 
 
 @pytest.fixture

@@ -100,3 +100,33 @@ def test_one_batch_or_one_event_at_a_time_end_in_the_same_state(times, seed):
     for one in facts:
         state, _ = run([one], state=state)
     assert state == whole
+
+
+def test_a_busy_key_counts_a_redelivered_batch_once_even_past_its_cap():
+    facts = [fact(n, n * 100) for n in range(60)]  # 60 in six seconds
+    state, (found,) = advance({}, facts, mode="sliding", count=10, window_ms=60 * SECOND, lateness_ms=10**9, cap=50)
+    assert found.count == 60 and len(state["events"]) == 50
+    again, redelivered = advance(state, facts, mode="sliding", count=10, window_ms=60 * SECOND, lateness_ms=10**9,
+                                 cap=50)
+    assert redelivered == [] and again == state
+
+
+def test_a_match_that_arrives_too_late_for_the_state_is_an_alert_of_its_own():
+    week = 7 * 86_400 * SECOND
+    state, _ = run([fact(0, week)], mode="fixed", count=1, window_ms=3600 * SECOND, lateness_ms=86_400 * SECOND)
+    state, (late,) = run([fact(1, 0)], state=state, mode="fixed", count=1, window_ms=3600 * SECOND,
+                         lateness_ms=86_400 * SECOND)
+    assert (late.start_ms, late.count, [e[1] for e in late.evidence]) == (0, 1, ["e1"])
+    assert [e[1] for e in state["events"]] == ["e0"]  # the state is not widened for it
+
+
+def test_a_late_event_joining_a_resolved_alert_does_not_pull_in_what_came_after():
+    state, (first,) = run([fact(0, 0), fact(1, 30 * SECOND), fact(2, 60 * SECOND)], window_ms=60 * SECOND)
+    closed = {first.start_ms: 100 * SECOND}
+    state, (second,) = run([fact(3, 110 * SECOND), fact(4, 120 * SECOND), fact(5, 130 * SECOND)], state=state,
+                           window_ms=60 * SECOND, closed=closed)
+    state, found = run([fact(6, 95 * SECOND)], state=state, window_ms=60 * SECOND, closed=closed)
+    joined = {f.start_ms: f for f in found}
+    assert first.start_ms in joined and joined[first.start_ms].end_ms == 95 * SECOND
+    assert all(e[0] <= 100 * SECOND for e in joined[first.start_ms].evidence)
+    assert [e for e in state["episodes"] if e[0] == first.start_ms][0][1] == 95 * SECOND

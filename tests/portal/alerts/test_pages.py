@@ -126,7 +126,9 @@ def test_an_alert_outside_scope_reads_like_a_missing_one(client, signed_in_staff
         assert client.post(url, {"action": "acknowledge"}).status_code == 404
     assert Alert.objects.get(pk=alerts["globex"].pk).status == "open"
     refused = [r for r in audit_of("auditor") if r["event_type"] == "ReadRefused"]
-    assert [r["payload"]["target"]["alert_id"] for r in refused] == [alerts["globex"].pk, 999999, str(2**64)]
+    # each id twice: the read, then the refused change
+    assert [r["payload"]["target"]["alert_id"] for r in refused] == [
+        alerts["globex"].pk, alerts["globex"].pk, 999999, 999999, str(2**64), str(2**64)]
 
 
 def test_without_change_alert_posting_is_refused_and_changes_nothing(client, signed_in_staff, alerts):
@@ -206,3 +208,18 @@ def test_the_sidebar_and_the_dashboard_count_open_alerts_in_scope(client, signed
         "total": 2, "by_severity": [{"severity": "critical", "count": 1}, {"severity": "high", "count": 1}]}
     assert "Alerts (2 open)" in page and reverse("admin:audit_alerts") in page
     assert 'id="open-alerts"' in page
+
+
+def test_a_refused_change_is_recorded_like_a_refused_read(client, signed_in_staff, alerts, may_change):
+    may_change(signed_in_staff("auditor", tenants=["acme"]))
+    assert client.post(alert_url(alerts["globex"]), {"action": "acknowledge"}).status_code == 404
+    (refused,) = [r for r in audit_of("auditor") if r["event_type"] == "ReadRefused"]
+    assert refused["payload"]["target"] == {"alert_id": alerts["globex"].pk}
+    assert refused["payload"]["details"]["action"] == "change_alert"
+
+
+def test_a_personal_key_is_personal_data_in_the_audit_of_a_change(client, signed_in_staff, alerts, may_change):
+    may_change(signed_in_staff("auditor", tenants=["acme"]))
+    client.post(alert_url(alerts["ip"]), {"action": "resolve", "resolution": "blocked at the firewall"})
+    (resolved,) = [r for r in audit_of("auditor") if r["event_type"] == "AlertResolved"]
+    assert resolved["pii"] == ["/target/key", "/details/resolution"]
