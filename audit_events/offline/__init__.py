@@ -1,0 +1,1 @@
+"""Verification that runs without Django: the standard library plus `cryptography`."""
