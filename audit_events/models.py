@@ -422,3 +422,93 @@ class ChainVerification(models.Model):
 
     def __str__(self):
         return f"{self.tenant} {'verified' if self.ok else 'BROKEN'} at {self.verified_at:%Y-%m-%d %H:%M}"
+
+
+class MerkleLog(models.Model):
+    """A tenant's Merkle log (RFC 6962): how many leaves it holds (the ``merkle_log`` projection)."""
+
+    tenant = models.CharField(max_length=64, primary_key=True)
+    size = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        db_table = "audit_merkle_log"
+
+    def __str__(self):
+        return f"{self.tenant}: {self.size} leaves"
+
+
+class MerkleNode(models.Model):
+    """A complete subtree of a tenant's log: at ``level`` L and ``index`` i, the root of leaves
+    [i·2^L, (i+1)·2^L) (level 0: the leaves). Written once, when its last leaf arrives, so any
+    tree size's root and proofs are computed from O(log n) stored nodes."""
+
+    tenant = models.CharField(max_length=64)
+    level = models.PositiveSmallIntegerField()
+    index = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "audit_merkle_node"
+        constraints = [models.UniqueConstraint(fields=["tenant", "level", "index"], name="merkle_node_once")]
+
+    def __str__(self):
+        return f"{self.tenant} L{self.level}#{self.index}"
+
+
+class MerkleLeaf(models.Model):
+    """Where an event sits in its tenant's log."""
+
+    event_id = models.UUIDField(primary_key=True)
+    tenant = models.CharField(max_length=64)
+    leaf_index = models.PositiveBigIntegerField()
+    #: the event's change-feed position (the order differs from the leaves' on a stream)
+    position = models.BigIntegerField()
+
+    class Meta:
+        db_table = "audit_merkle_leaf"
+        constraints = [models.UniqueConstraint(fields=["tenant", "leaf_index"], name="merkle_leaf_index")]
+
+    def __str__(self):
+        return f"{self.tenant} leaf {self.leaf_index}"
+
+
+class SigningKey(models.Model):
+    """A public key that signed checkpoints; kept after rotation so old checkpoints verify."""
+
+    key_id = models.CharField(max_length=64, primary_key=True)
+    algorithm = models.CharField(max_length=16, default="ed25519")
+    #: the raw 32-byte Ed25519 public key, base64
+    public_key = models.CharField(max_length=64)
+    #: where the private key lives: ``local`` (a key file) or ``kms`` (the key's ARN)
+    source = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "audit_signing_key"
+        ordering = ["created_at"]
+
+    def __str__(self):
+        return self.key_id
+
+
+class Checkpoint(models.Model):
+    """A signed statement of a tenant's log: its size and root, chained to the previous one.
+
+    ``document`` is the checkpoint exactly as published (the signature covers the JCS of it
+    without ``signature``); the columns repeat its fields for queries."""
+
+    tenant = models.CharField(max_length=64)
+    tree_size = models.PositiveBigIntegerField()
+    root_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=64)
+    made_at = models.DateTimeField()
+    document = models.JSONField()
+
+    class Meta:
+        db_table = "audit_checkpoint"
+        ordering = ["tenant", "tree_size"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "tree_size"], name="checkpoint_per_size")]
+
+    def __str__(self):
+        return f"{self.tenant} @ {self.tree_size}"

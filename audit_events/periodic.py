@@ -1,5 +1,5 @@
-"""Jobs a projector's loop runs every so often: the silence rules (on AWS, scheduled events run
-them instead)."""
+"""Jobs a projector's loop runs every so often: the silence rules and the checkpoints (on AWS,
+scheduled events run them instead)."""
 
 import logging
 import time
@@ -32,5 +32,7 @@ class Every:
 
 def projector_jobs() -> list[Every]:
     from .alerts.evaluation import check_silence
+    from .checkpoints.services import make_due_checkpoints
 
-    return [Every("AUDIT_ALERT_SILENCE_CHECK_SECONDS", check_silence, "the silence check")]
+    return [Every("AUDIT_ALERT_SILENCE_CHECK_SECONDS", check_silence, "the silence check"),
+            Every("AUDIT_CHECKPOINT_CHECK_SECONDS", make_due_checkpoints, "making checkpoints")]

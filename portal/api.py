@@ -6,6 +6,7 @@ from ninja.errors import ValidationError as NinjaValidationError
 
 from audit_events.api import json_response
 from audit_events.api import router as events_router
+from audit_events.checkpoints.api import router as checkpoints_router
 from audit_events.schema import EventIn
 from portal.access.api import router as access_router
 from portal.alerts.api import router as alerts_router
@@ -30,6 +31,7 @@ api = PortalAPI(
     description="Append audit events and read them back exactly as hashed.",
     urls_namespace="api-v1",
 )
+api.add_router("/", checkpoints_router)
 api.add_router("/", events_router)
 api.add_router("/", access_router)
 api.add_router("/", reports_router)

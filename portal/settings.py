@@ -133,6 +133,7 @@ AUDIT_PROJECTIONS = [
     "audit_events.projections.snapshots.SnapshotProjection",
     "portal.access.access_log.AccessLogProjection",
     "audit_events.alerts.evaluation.AlertProjection",
+    "audit_events.checkpoints.log.MerkleLogProjection",
 ]
 # Lambda's synchronous invocation payload limit is 6 MB; keep one limit everywhere.
 AUDIT_MAX_REQUEST_BYTES = int(os.environ.get("AUDIT_MAX_REQUEST_BYTES", 6 * 1024 * 1024))
@@ -141,6 +142,16 @@ AUDIT_PROJECTOR_INTERVAL = float(os.environ.get("AUDIT_PROJECTOR_INTERVAL", "1.0
 AUDIT_SNAPSHOT_EVERY = int(os.environ.get("AUDIT_SNAPSHOT_EVERY", "1000"))
 AUDIT_BREAK_GLASS_APPROVAL = _flag("AUDIT_BREAK_GLASS_APPROVAL", False)
 AUDIT_BREAK_GLASS_MAX_MINUTES = int(os.environ.get("AUDIT_BREAK_GLASS_MAX_MINUTES", "240"))
+
+# Signed checkpoints of each tenant's Merkle log: after this many new events, or this many
+# minutes after the last one when the log grew (run_projector, and a schedule on AWS).
+AUDIT_CHECKPOINT_EVERY_EVENTS = int(os.environ.get("AUDIT_CHECKPOINT_EVERY_EVENTS", "1000"))
+AUDIT_CHECKPOINT_EVERY_MINUTES = float(os.environ.get("AUDIT_CHECKPOINT_EVERY_MINUTES", "10"))
+AUDIT_CHECKPOINT_CHECK_SECONDS = float(os.environ.get("AUDIT_CHECKPOINT_CHECK_SECONDS", "30"))
+# Who signs them: a local Ed25519 key file, or an ECC_NIST_EDWARDS25519 key in AWS KMS.
+AUDIT_CHECKPOINT_SIGNER = _choice("AUDIT_CHECKPOINT_SIGNER", "local", ("local", "kms"))
+AUDIT_CHECKPOINT_KEY_FILE = os.environ.get("AUDIT_CHECKPOINT_KEY_FILE") or str(VAR_DIR / "keys" / "checkpoint-ed25519.pem")
+AUDIT_CHECKPOINT_KMS_KEY_ID = os.environ.get("AUDIT_CHECKPOINT_KMS_KEY_ID", "")
 
 # -- database -------------------------------------------------------------
 

@@ -292,3 +292,16 @@ def aws_client(moto_url):
                             aws_access_key_id="testing", aws_secret_access_key="testing")
 
     return make
+
+
+# -- checkpoints: keys and archive copies never in the checkout's var/ ----------------------
+
+
+@pytest.fixture(autouse=True)
+def checkpoint_files(settings, tmp_path_factory):
+    """The local signing key and the archive directory (checkpoint copies) under the session's
+    temporary directory: one key for the session, as one install has one."""
+    base = tmp_path_factory.getbasetemp()
+    settings.AUDIT_CHECKPOINT_KEY_FILE = str(base / "keys" / "checkpoint-ed25519.pem")
+    settings.STORAGES = {**settings.STORAGES, "archive": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(base / "archive")}}}

@@ -152,10 +152,11 @@ def test_the_processor_stage_binds_the_stream_with_finite_retries():
 
 
 def test_the_processor_stage_archives_each_day():
-    archive, silence = [e for e in PROCESSOR["events"] if "event_source" not in e]
+    archive, silence, checkpoints = [e for e in PROCESSOR["events"] if "event_source" not in e]
     assert archive["function"] == "audit_events.tasks.export_daily_archive"
     assert silence["function"] == "audit_events.tasks.check_alert_silence"
-    assert silence["expression"] == "rate(5 minutes)"
+    assert checkpoints["function"] == "audit_events.tasks.make_checkpoints"
+    assert silence["expression"] == checkpoints["expression"] == "rate(5 minutes)"
     assert archive["expression"].startswith("cron(") and "export_daily_archive" not in str(PORTAL["events"])
     from audit_events.tasks import export_daily_archive
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from audit_events.alerts.evaluation import check_silence
+from audit_events.checkpoints.services import make_due_checkpoints
 from audit_events.projections import configured_projections
 from audit_events.projector import catch_up, refresh_planner_statistics, run_forever
 from audit_events.projector import rebuild as rebuild_projection
@@ -46,6 +47,7 @@ class Command(BaseCommand):
             for name, count in catch_up().items():
                 self.stdout.write(f"{name}: {count} events")
             self.stdout.write(f"silence rules: {check_silence()} alert(s) raised")
+            self.stdout.write(f"checkpoints: {len(make_due_checkpoints())} signed")
             refresh_planner_statistics()
             return
         stopping = []
