@@ -6,7 +6,9 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
-from .models import AggregateState, AlertRule, FailedProjection, ProjectionCheckpoint, PublisherKey, StoredEvent
+from .models import (
+    AggregateState, AlertRule, FailedProjection, LegalHold, ProjectionCheckpoint, PublisherKey, StoredEvent,
+)
 from .services import check_tenant_names
 
 
@@ -178,3 +180,77 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):  # a shipped rule is disabled, not deleted
         return super().has_delete_permission(request, obj) and not (obj and obj.builtin)
+
+
+class LegalHoldForm(forms.ModelForm):
+    """Placing a hold is checked by the service's own rules, each problem on its field."""
+
+    class Meta:
+        model = LegalHold
+        fields = ["tenant", "scope", "target", "reason", "owner"]
+
+    def clean(self):
+        from .privacy.holds import LegalHoldError, check_hold
+
+        data = super().clean()
+        try:
+            check_hold(tenant=data.get("tenant", ""), scope=data.get("scope", ""),
+                       target=(data.get("target") or "").strip(), reason=(data.get("reason") or "").strip())
+        except LegalHoldError as error:
+            self.add_error(error.field, str(error).partition(": ")[2])
+        return data
+
+
+class ReleaseForm(forms.ModelForm):
+    class Meta:
+        model = LegalHold
+        fields = ["release_reason"]
+
+    def clean_release_reason(self):
+        reason = self.cleaned_data["release_reason"].strip()
+        if not reason:
+            raise forms.ValidationError("Say why the hold ends (e.g. the matter closed).")
+        return reason
+
+
+@admin.register(LegalHold)
+class LegalHoldAdmin(admin.ModelAdmin):
+    """Holds are placed and released here, never edited or deleted: both are audit events."""
+
+    list_display = ["__str__", "tenant", "scope", "target", "owner", "placed_by", "placed_at", "status"]
+    list_filter = ["tenant", "scope", ("released_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=tenant", "target", "reason"]
+
+    @admin.display(description="status")
+    def status(self, hold):
+        return "active" if hold.active else f"released {hold.released_at:%Y-%m-%d}"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs["form"] = ReleaseForm if obj is not None else LegalHoldForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["tenant", "scope", "target", "reason", "owner"]
+        return ["tenant", "scope", "target", "reason", "owner", "placed_by", "placed_at", "released_by",
+                "released_at", "release_reason"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        fixed = ["tenant", "scope", "target", "reason", "owner", "placed_by", "placed_at", "released_by", "released_at"]
+        return fixed + (["release_reason"] if not obj.active else [])
+
+    def save_model(self, request, obj, form, change):
+        from .privacy.holds import place_hold, release_hold
+
+        if not change:
+            placed = place_hold(tenant=obj.tenant, scope=obj.scope, target=obj.target, reason=obj.reason,
+                                owner=obj.owner, placed_by=request.user, request=request)
+            obj.pk = placed.pk
+        elif obj.released_at is None and obj.release_reason:
+            release_hold(hold_id=obj.pk, released_by=request.user, reason=obj.release_reason, request=request)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+

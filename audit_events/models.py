@@ -512,3 +512,37 @@ class Checkpoint(models.Model):
 
     def __str__(self):
         return f"{self.tenant} @ {self.tree_size}"
+
+
+class LegalHold(models.Model):
+    """A legal hold: while active, personal data under it may not be erased (crypto-shredding
+    refuses). On a whole tenant, one aggregate (``TYPE:ID``), or one data subject."""
+
+    SCOPES = [("tenant", "tenant"), ("aggregate", "aggregate"), ("subject", "data subject")]
+
+    tenant = models.CharField(max_length=64)
+    scope = models.CharField(max_length=9, choices=SCOPES)
+    #: ``TYPE:ID`` for an aggregate; the subject's id for a data subject; empty for a tenant
+    target = models.CharField(max_length=300, blank=True)
+    reason = models.TextField(help_text="Why the data must be kept: the matter, the request, its reference.")
+    #: who answers for the hold (counsel, the compliance officer)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    placed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    placed_at = models.DateTimeField(auto_now_add=True)
+    released_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")
+    released_at = models.DateTimeField(null=True, blank=True)
+    release_reason = models.TextField(blank=True)
+
+    class Meta:
+        db_table = "audit_legal_hold"
+        ordering = ["-placed_at"]
+        indexes = [models.Index(fields=["tenant", "released_at"], name="legal_hold_active")]
+
+    def __str__(self):
+        what = self.tenant if self.scope == "tenant" else f"{self.tenant} {self.scope} {self.target}"
+        return f"hold #{self.pk} on {what}"
+
+    @property
+    def active(self) -> bool:
+        return self.released_at is None

@@ -5,12 +5,14 @@ from .base import ParamsError, ReportError, ReportType
 from .data_access import DataAccess
 from .entity_history import EntityHistory
 from .integrity import Integrity
+from .legal_holds import LegalHolds
 from .summary import ActivitySummary
 
 __all__ = ["REPORT_TYPES", "ParamsError", "ReportError", "ReportType", "report_type"]
 
 REPORT_TYPES: dict[str, ReportType] = {
-    cls.id: cls() for cls in (EntityHistory, ActorActivity, DataAccess, ActivitySummary, Integrity, SearchExport)
+    cls.id: cls() for cls in (EntityHistory, ActorActivity, DataAccess, ActivitySummary, Integrity, SearchExport,
+                              LegalHolds)
 }
 
 

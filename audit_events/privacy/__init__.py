@@ -1,0 +1,1 @@
+"""Privacy within an immutable log: legal holds (and, with them, erasure by crypto-shredding)."""
