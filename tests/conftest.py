@@ -299,9 +299,9 @@ def aws_client(moto_url):
 
 @pytest.fixture(autouse=True)
 def checkpoint_files(settings, tmp_path_factory):
-    """The local signing key and the archive directory (checkpoint copies) under the session's
-    temporary directory: one key for the session, as one install has one."""
-    base = tmp_path_factory.getbasetemp()
-    settings.AUDIT_CHECKPOINT_KEY_FILE = str(base / "keys" / "checkpoint-ed25519.pem")
+    """The local signing key under the session's temporary directory (one key for the session,
+    as one install has one) and an archive directory (checkpoint copies) of the test's own."""
+    settings.AUDIT_CHECKPOINT_KEY_FILE = str(tmp_path_factory.getbasetemp() / "keys" / "checkpoint-ed25519.pem")
+    archive = tmp_path_factory.mktemp("archive")
     settings.STORAGES = {**settings.STORAGES, "archive": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(base / "archive")}}}
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(archive)}}}

@@ -7,7 +7,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..models import Checkpoint, MerkleLeaf, MerkleLog, SigningKey
-from ..offline.merkle import leaf_hash, verify_inclusion
 from ..readers import Reader
 from ..selectors import event_for
 from ..store import StoredEvent
@@ -40,10 +39,10 @@ def inclusion_proof_for(*, reader: Reader, event_id: str) -> dict | None:
     leaf, checkpoint = _covering(event)
     if checkpoint is None:
         raise ProofUnavailable(f"event {event_id} is not covered by a checkpoint yet; the next one will")
-    path = TenantTree(leaf.tenant).inclusion(leaf.leaf_index, checkpoint.tree_size)
-    return {"tenant": leaf.tenant, "leaf_index": leaf.leaf_index, "tree_size": checkpoint.tree_size,
-            "root_hash": checkpoint.root_hash, "audit_path": [node.hex() for node in path],
-            "checkpoint": checkpoint.document}
+    signed = checkpoint.document  # what the signature covers, not the columns beside it
+    path = TenantTree(leaf.tenant).inclusion(leaf.leaf_index, signed["tree_size"])
+    return {"tenant": leaf.tenant, "leaf_index": leaf.leaf_index, "tree_size": signed["tree_size"],
+            "root_hash": signed["root_hash"], "audit_path": [node.hex() for node in path], "checkpoint": signed}
 
 
 def _covering(event: StoredEvent) -> tuple[MerkleLeaf | None, Checkpoint | None]:
@@ -56,16 +55,12 @@ def _covering(event: StoredEvent) -> tuple[MerkleLeaf | None, Checkpoint | None]
 
 
 def checkpoint_status(event: StoredEvent) -> dict | None:
-    """For the event and timeline pages: the newest checkpoint covering an event the page shows,
-    whether the event's inclusion proof reaches its root, and whether its signature is valid
-    with the published key. ``None`` while none covers it."""
-    leaf, checkpoint = _covering(event)
-    if checkpoint is None:
-        return None
-    path = TenantTree(leaf.tenant).inclusion(leaf.leaf_index, checkpoint.tree_size)
-    included = verify_inclusion(leaf_hash(bytes.fromhex(event.hash)), leaf.leaf_index,
-                                checkpoint.tree_size, path, bytes.fromhex(checkpoint.root_hash))
-    return {"checkpoint": checkpoint, "included": included, "signature_valid": signature_valid(checkpoint.document)}
+    """For one event: ``status.checkpoint_statuses`` (the newest covering checkpoint, whether
+    the proof reaches the root it signs, whether the signature verifies); ``None`` while none
+    covers it."""
+    from .status import checkpoint_statuses  # it uses signature_valid below
+
+    return checkpoint_statuses([event]).get(event.record["event_id"])
 
 
 def signature_valid(document: dict) -> bool:

@@ -5,7 +5,9 @@ import uuid
 
 from django.http import Http404
 from django.urls import reverse
+from django.utils.http import urlencode
 
+from audit_events.checkpoints.status import checkpoint_statuses
 from audit_events.hashing import GENESIS_HASH
 from audit_events.selectors import event_for, latest_verification
 from audit_events.store import get_event_store
@@ -13,7 +15,7 @@ from audit_events.verification import ChainWalker
 
 from .common import event_row, page, portal_reader, timeline_url, visible_record
 
-__all__ = ["TIMELINE_PAGE", "event_view"]
+__all__ = ["TIMELINE_PAGE", "checkpoint_badges", "event_view"]
 
 TIMELINE_PAGE = 50
 
@@ -36,6 +38,8 @@ def event_view(request, event_id):
         "masked": bool(record.get("pii")) and not reader.may_see_pii(event),
         "link": _link_check(event),
         "tenant_verification": latest_verification(event.tenant),
+        "checkpoint": checkpoint_badges([event])[event.record["event_id"]],
+        "proof_api": reverse("api-v1:event_proof", args=[event_id]),
         "timeline_at_event": timeline_url(event.tenant, event.aggregate_type, event.aggregate_id,
                                           after=page_start, sequence=event.sequence) + f"#seq-{event.sequence}",
         "trace_url": reverse("admin:audit_trace", args=[record["trace_id"]]) if record.get("trace_id") else None,
@@ -46,6 +50,29 @@ def event_view(request, event_id):
                timeline_url(event.tenant, event.aggregate_type, event.aggregate_id, after=page_start)),
               (f"#{event.sequence}", None)]
     return page(request, "admin/portal/event.html", title=title, crumbs=crumbs, **context)
+
+
+def checkpoint_badges(events) -> dict[str, dict | None]:
+    """What the pages say of each event's checkpoint (``None``: not yet in one), by event id:
+    the checkpoint's tree size, whether the event's proof reaches its signed root and whether
+    its signature verifies, and the API address of that checkpoint."""
+    events = list(events)
+    statuses = checkpoint_statuses(events)
+    badges = {}
+    for event in events:
+        status = statuses.get(event.record["event_id"])
+        if status is None:
+            badges[event.record["event_id"]] = None
+            continue
+        checkpoint = status["checkpoint"]
+        query = urlencode({"tenant": checkpoint.tenant, "after_size": checkpoint.tree_size - 1, "limit": 1})
+        badges[event.record["event_id"]] = {
+            "size": checkpoint.tree_size, "made_at": checkpoint.made_at, "key_id": checkpoint.key_id,
+            "included": status["included"], "signature_valid": status["signature_valid"],
+            "ok": status["included"] and status["signature_valid"],
+            "url": f"{reverse('api-v1:list_checkpoints')}?{query}",
+        }
+    return badges
 
 
 def _link_check(event) -> dict:

@@ -19,7 +19,7 @@ from portal.access.audit import PORTAL_TENANT
 from portal.access.engine import decide
 
 from .common import event_row, page, parse_instant, portal_reader, timeline_url, visible_record
-from .events import TIMELINE_PAGE
+from .events import TIMELINE_PAGE, checkpoint_badges
 
 __all__ = ["timeline_view"]
 
@@ -55,11 +55,16 @@ def timeline_view(request, tenant, aggregate_type, aggregate_id):
         reader.audit("StateReplayed", target=target | ({"classification": classification} if classification else {}),
                      details={"sequence": choice["sequence"], "time": choice["time"], "page": "timeline",
                               "at": choice["at"].isoformat() if choice["at"] else None})
+    if entries is None:
+        entries = [{"row": event_row(visible_record(reader, e)), "sequence": e.sequence, "diff": None}
+                   for e in events]
+    badges = checkpoint_badges(events)  # the page's events at once: a few queries, not a few each
+    for entry, event in zip(entries, events):
+        entry["checkpoint"] = badges[event.record["event_id"]]
     last_page = max(last - 1, 0) // TIMELINE_PAGE * TIMELINE_PAGE
     context = {
         "key": target,
-        "entries": entries if entries is not None else [{"row": event_row(visible_record(reader, e)),
-                                                        "sequence": e.sequence, "diff": None} for e in events],
+        "entries": entries,
         "errors": errors,
         "last": last,
         "state": state,
