@@ -51,7 +51,7 @@ def raise_alert(*, rule: AlertRule, tenant: str, group_key: str, window_start: d
         if window_end >= timezone.now() - NOTIFY_WITHIN:
             transaction.on_commit(lambda: notify(alert))
         else:  # found in history (a first run over old events, a rebuild): in the inbox, not mailed
-            log.info("alert %s is about %s: older than a day, so it is not sent", alert.pk, window_end.isoformat())
+            log.debug("alert %s is about %s: older than a day, so it is not sent", alert.pk, window_end.isoformat())
     return alert, True
 
 
