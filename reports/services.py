@@ -125,7 +125,7 @@ def _generate(job: ReportJob) -> None:
     params = kind.validate(job.params)
     reader = ExportReader(job.requested_by)
     writer_class = writer_for(job.format)
-    meta = ReportMeta(type_id=kind.id, title=kind.title(params), params=job.params,
+    meta = ReportMeta(type_id=kind.id, title=kind.title(params), params=job.params, signed_log=True,
                       requester=f"user:{job.requested_by.get_username()}", generated_at=timezone.now(),
                       scope=reader.scope(), columns=list(kind.columns))
     expected = kind.estimate(params, reader)

@@ -19,6 +19,9 @@ class ReportMeta:
     generated_at: datetime  # aware UTC
     scope: str  # in words: what the requester may see (tenants, clearance, personal data masked or not)
     columns: list[str]  # column names, in order
+    #: bundles: add each tenant's verification package (the signed Merkle log's proofs), which
+    #: reads the portal's database; off where a bundle is written from bare rows (tests)
+    signed_log: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import tempfile
 import textwrap
 import zipfile
 from importlib import resources
+from pathlib import Path
 
 from .base import ReportWriter, utc_iso
 from .csvfile import CsvWriter
@@ -27,6 +28,8 @@ from .verify_bundle import EVENTS, HASHES, MANIFEST, REPORT
 __all__ = ["BundleWriter", "HASHING_RULE"]
 
 VERIFIER = "verify.py"
+#: the signed log's verifier (audit_events/offline), shipped beside the bundle's own
+LOG_VERIFIER, MERKLE = "verify_log.py", "merkle.py"
 README = "README.txt"
 CHUNK = 1 << 20
 
@@ -71,6 +74,9 @@ class BundleWriter(ReportWriter):
         self._hashes = tempfile.TemporaryFile()
         self._seen: set[bytes] = set()
         self._masked = 0
+        self._by_tenant: dict[str, list[str]] = {}  # event ids, for the verification packages
+        self._masked_texts: dict[str, str] = {}
+        self._verification: dict[str, dict] = {}
 
     def write_row(self, row, evidence=None):
         self._csv.write_row(row)
@@ -83,6 +89,11 @@ class BundleWriter(ReportWriter):
             raise ValueError(f"the record of {evidence.aggregate_id} #{evidence.sequence} spans lines")
         self._seen.add(key)
         self._masked += evidence.masked
+        if self.meta.signed_log:
+            event_id = json.loads(evidence.record_text)["event_id"]
+            self._by_tenant.setdefault(evidence.tenant, []).append(event_id)
+            if evidence.masked:
+                self._masked_texts[event_id] = evidence.record_text
         self._events.write(evidence.record_text.encode("utf-8") + b"\n")
         position = {
             "tenant": evidence.tenant,
@@ -103,10 +114,35 @@ class BundleWriter(ReportWriter):
             self._copy(name, spool)
             spool.close()
         self._write(VERIFIER, resources.files(__package__).joinpath("verify_bundle.py").read_bytes())
+        if self._by_tenant:
+            self._write_packages()
         self._write(README, self._readme(row_count).encode("utf-8"))
         manifest = json.dumps(self._manifest(row_count), ensure_ascii=False, indent=2)
         self._write(MANIFEST, manifest.encode("utf-8"))
         self._zip.close()  # writes the directory; leaves fileobj open
+
+    def _write_packages(self):
+        """Each tenant's verification package for the bundle's events (their inclusion proofs
+        against the newest signed checkpoint), and the verifier of the signed log."""
+        from audit_events.checkpoints.package import PACKAGE_FILES, PackageError, export_package
+
+        for tenant, event_ids in sorted(self._by_tenant.items()):
+            wanted = set(event_ids)
+            with tempfile.TemporaryDirectory() as folder:
+                try:
+                    summary = export_package(tenant=tenant, out_path=Path(folder) / "package", event_ids=event_ids,
+                                             masked={i: t for i, t in self._masked_texts.items() if i in wanted})
+                except PackageError as error:  # e.g. no checkpoint yet: the bundle says so
+                    self._verification[tenant] = {"error": str(error)}
+                    continue
+                for name in PACKAGE_FILES:
+                    with open(Path(folder) / "package" / name, "rb") as spool:
+                        self._copy(f"verification/{tenant}/{name}", spool)
+            self._verification[tenant] = {"events": summary.events, "tree_size": summary.tree_size,
+                                          "not_covered": len(summary.not_covered)}
+        offline = resources.files("audit_events.offline")
+        self._write(LOG_VERIFIER, offline.joinpath("verify.py").read_bytes())
+        self._write(MERKLE, offline.joinpath("merkle.py").read_bytes())
 
     def _open(self, name):
         """A new entry, dated at the report's generation, readable by all once unzipped."""
@@ -146,6 +182,7 @@ class BundleWriter(ReportWriter):
             },
             "counts": {"events": len(self._seen), "masked": self._masked},
             "hashing": HASHING_RULE,
+            **({"verification": self._verification} if self._verification else {}),
             "files": dict(sorted(self._files.items())),
         }
 
@@ -180,10 +217,34 @@ HOW EVENTS ARE HASHED
 
 WHAT IT PROVES
 The bundle is intact and its events are the ones their hashes were computed
-over. That those hashes are the audit trail's own, anyone with access can
-confirm against the portal: its read API returns every event's stored hash,
-and "python manage.py verify_chain" re-verifies the stored chains.
+over.{self._signed_log_readme()}
 """
+
+    def _signed_log_readme(self) -> str:
+        if not self._verification:
+            return (" That those hashes are the audit trail's own, anyone with access can\n"
+                    "confirm against the portal: its read API returns every event's stored hash,\n"
+                    "and \"python manage.py verify_chain\" re-verifies the stored chains.")
+        tenants = "\n".join(f"  verification/{t}/  " + (f"{v['events']:,} events, against the checkpoint at "
+                                                          f"{v['tree_size']:,} events" if "error" not in v
+                                                          else f"none: {v['error']}")
+                            for t, v in sorted(self._verification.items()))
+        return f"""
+
+THE SIGNED LOG
+Every tenant's events are leaves of a Merkle log whose checkpoints the portal
+signs (Ed25519). For each tenant, a verification package holds the bundle's
+events with their inclusion proofs, the tenant's checkpoints and the
+consistency proofs between them:
+{tenants}
+To check them without trusting the portal, get the portal's public key out of
+band (GET /api/v1/checkpoints/keys, compared with a copy you keep), then:
+  python verify_log.py --keys keys.json --within verification/TENANT BUNDLE.zip
+verify_log.py needs Python 3.9 or newer and the "cryptography" package, and
+merkle.py beside it. Better still, use your own copies of both (they are the
+portal's audit_events/offline/verify.py and merkle.py). Exit code 0 means the
+events are in the signed log; each other code names a kind of tampering (see
+the portal's docs/VERIFY.md)."""
 
 
 def _json_line(value) -> bytes:

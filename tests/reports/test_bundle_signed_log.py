@@ -1,0 +1,65 @@
+"""An evidence bundle carries each tenant's verification package and the signed log's verifier:
+an auditor checks the bundle's events against the signed checkpoints without the portal."""
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from audit_events.checkpoints.services import make_checkpoint
+from audit_events.projector import catch_up
+from tests.reports.test_reports import generated
+
+pytestmark = pytest.mark.django_db
+
+
+def run_log_verifier(tmp_path, bundle: bytes, keys: dict, tenant: str) -> subprocess.CompletedProcess:
+    """The bundle's own verify_log.py and merkle.py, run as an auditor would: copied out, isolated."""
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(bundle)
+    archive = zipfile.ZipFile(path)
+    for name in ("verify_log.py", "merkle.py"):
+        (tmp_path / name).write_bytes(archive.read(name))
+    (tmp_path / "keys.json").write_text(json.dumps(keys))
+    return subprocess.run([sys.executable, "-I", str(tmp_path / "verify_log.py"), "--keys", str(tmp_path / "keys.json"),
+                           "--within", f"verification/{tenant}", str(path)],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120)
+
+
+def test_a_bundle_verifies_against_the_signed_log_with_the_published_key(client, exporter, run_worker, history,
+                                                                          tmp_path):
+    exporter()
+    catch_up()
+    make_checkpoint(tenant="acme")
+    status, body = generated(client, run_worker, "entity_history", "bundle",
+                             tenant="acme", aggregate_type="Account", aggregate_id="acc-1")
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["verification"] == {"acme": {"events": 2, "tree_size": 3, "not_covered": 0}}
+    assert {"verify_log.py", "merkle.py", "verification/acme/proofs.jsonl"} <= set(archive.namelist())
+    assert "python verify_log.py --keys keys.json --within verification/TENANT BUNDLE.zip" in archive.read(
+        "README.txt").decode()
+
+    keys = client.get("/api/v1/checkpoints/keys").json()
+    result = run_log_verifier(tmp_path, body, keys, "acme")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    # The bundle's own verifier still accounts for every file, the new ones included.
+    (tmp_path / "verify.py").write_bytes(archive.read("verify.py"))
+    own = subprocess.run([sys.executable, "-I", str(tmp_path / "verify.py"), str(tmp_path / "bundle.zip")],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert own.returncode == 0 and "VERIFIED" in own.stdout, own.stdout
+
+
+def test_before_any_checkpoint_the_bundle_says_it_holds_no_package(client, exporter, run_worker, history):
+    exporter()
+    _, body = generated(client, run_worker, "entity_history", "bundle",
+                        tenant="acme", aggregate_type="Account", aggregate_id="acc-1")
+    archive = zipfile.ZipFile(io.BytesIO(body))
+    (problem,) = json.loads(archive.read("manifest.json"))["verification"].values()
+    assert "checkpoint" in problem["error"]
+    assert not [n for n in archive.namelist() if n.startswith("verification/")]
+    assert "verification/acme/  none:" in archive.read("README.txt").decode()
