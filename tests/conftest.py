@@ -190,6 +190,9 @@ def moto_url():
     from werkzeug.serving import make_server
 
     _copy_tables_once_per_transaction()
+    from tests.moto_kms_ed25519 import teach_moto_ed25519  # AWS KMS has Ed25519 keys, moto 5.2 not
+
+    teach_moto_ed25519()
     app, lock = DomainDispatcherApplication(create_backend_app), threading.Lock()
 
     def one_at_a_time(environ, start_response):

@@ -179,3 +179,35 @@ def test_no_role_is_granted_wildcard_actions(resources):
         for statement in role_statements(resources, name):
             if statement["Effect"] == "Allow":
                 assert not any(a == "*" or a.endswith(":*") for a in actions(statement)), (name, statement)
+
+
+def test_the_checkpoint_key_is_ed25519_kept_and_only_the_processor_may_sign_with_it(template, resources):
+    """Checkpoints are signed in KMS (``AUDIT_CHECKPOINT_SIGNER=kms``) by the processor stage's
+    schedule; a signature nobody else could have made is the point, so the key's own policy
+    refuses ``kms:Sign`` to every other principal, and no other role is granted the key."""
+    key = resources["CheckpointSigningKey"]
+    props = key["Properties"]
+    assert (props["KeySpec"], props["KeyUsage"]) == ("ECC_NIST_EDWARDS25519", "SIGN_VERIFY")
+    assert not props.get("EnableKeyRotation", False)  # KMS rotates no asymmetric key: rotation is a new key
+    assert key["DeletionPolicy"] == key["UpdateReplacePolicy"] == "Retain"
+    (deny,) = [s for s in statements(props["KeyPolicy"]) if s["Effect"] == "Deny"]
+    assert actions(deny) == {"kms:Sign"} and deny["Principal"] == "*"
+    processor_arn = deny["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]["Fn::Sub"]
+    assert processor_arn.endswith(":role/" + resources["ProcessorRole"]["Properties"]["RoleName"]["Fn::Sub"])
+    granted = {name: set().union(*(actions(s) for s in role_statements(resources, name)
+                                   if s["Effect"] == "Allow" and refers_to(s["Resource"], "CheckpointSigningKey")))
+               for name in of_type(resources, "AWS::IAM::Role")}
+    assert granted == {"PortalRole": set(), "ProcessorRole": {"kms:Sign", "kms:GetPublicKey"}, "PublisherRole": set()}
+    signing = {name: s["Resource"] for name in granted for s in role_statements(resources, name)
+               if s["Effect"] == "Allow" and "kms:Sign" in actions(s)}
+    assert signing == {"ProcessorRole": {"Fn::GetAtt": ["CheckpointSigningKey", "Arn"]}}  # that key alone
+    assert refers_to(template["Outputs"]["CheckpointSigningKeyArn"]["Value"], "CheckpointSigningKey")
+
+
+def test_the_processor_writes_the_checkpoint_copies_to_the_archive(resources):
+    """``make_checkpoint`` writes each checkpoint to the archive bucket under ``checkpoints/``
+    before its transaction commits: the processor's role must be able to put and read there."""
+    (statement,) = [s for s in role_statements(resources, "ProcessorRole") if s["Effect"] == "Allow"
+                    and "s3:PutObject" in actions(s) and refers_to(s["Resource"], "ArchiveBucket")]
+    assert {"s3:PutObject", "s3:GetObject"} <= actions(statement)
+    assert statement["Resource"] == {"Fn::Sub": "${ArchiveBucket.Arn}/*"}  # checkpoints/ among the rest
