@@ -456,17 +456,25 @@ class MerkleNode(models.Model):
 
 
 class MerkleLeaf(models.Model):
-    """Where an event sits in its tenant's log."""
+    """Where an event sits in its tenant's log (and which event of its aggregate it is: an
+    event joins the log only after the one before it in its aggregate)."""
 
     event_id = models.UUIDField(primary_key=True)
     tenant = models.CharField(max_length=64)
     leaf_index = models.PositiveBigIntegerField()
     #: the event's change-feed position (the order differs from the leaves' on a stream)
     position = models.BigIntegerField()
+    aggregate_type = models.CharField(max_length=64)
+    aggregate_id = models.CharField(max_length=200)
+    sequence = models.PositiveBigIntegerField()
 
     class Meta:
         db_table = "audit_merkle_leaf"
-        constraints = [models.UniqueConstraint(fields=["tenant", "leaf_index"], name="merkle_leaf_index")]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "leaf_index"], name="merkle_leaf_index"),
+            models.UniqueConstraint(fields=["tenant", "aggregate_type", "aggregate_id", "sequence"],
+                                    name="merkle_leaf_event"),
+        ]
 
     def __str__(self):
         return f"{self.tenant} leaf {self.leaf_index}"

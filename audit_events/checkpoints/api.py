@@ -68,23 +68,31 @@ def event_proof(request, event_id: str):
 @router.get("/checkpoints", auth=READ_AUTH, response={200: dict, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
             summary="A tenant's signed checkpoints, oldest first")
 def list_checkpoints(request, query: Query[CheckpointsQuery]):
-    if not tenant_readable(reader_for(request.auth, request), query.tenant):
+    reader = reader_for(request.auth, request)
+    target = {"tenant": query.tenant}
+    if not tenant_readable(reader, query.tenant):
+        reader.audit("ReadRefused", target=target, details={"action": "checkpoints"})
         return _no_tenant(query.tenant)
     found = checkpoints_of(tenant=query.tenant, after_size=query.after_size, limit=query.limit)
+    reader.audit("CheckpointsListed", target=target, details={"after_size": query.after_size, "returned": len(found)})
     return json_response({"checkpoints": found})
 
 
 @router.get("/checkpoints/consistency", auth=READ_AUTH,
             response={200: dict, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
-            summary="A consistency proof between two sizes of a tenant's log (RFC 6962 §2.1.2)")
+            summary="A consistency proof between two signed checkpoints of a tenant's log (RFC 6962 §2.1.2)")
 def checkpoint_consistency(request, query: Query[ConsistencyQuery]):
-    if not tenant_readable(reader_for(request.auth, request), query.tenant):
+    reader = reader_for(request.auth, request)
+    target = {"tenant": query.tenant}
+    if not tenant_readable(reader, query.tenant):
+        reader.audit("ReadRefused", target=target, details={"action": "checkpoint_consistency"})
         return _no_tenant(query.tenant)
     try:
         proof = consistency_of(tenant=query.tenant, old_size=query.from_, new_size=query.to)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         return json_response({"detail": "invalid parameters", "errors": [{"field": field, "message": message}]}, 400)
+    reader.audit("CheckpointConsistencyRead", target=target, details={"from": query.from_, "to": query.to})
     return json_response(proof)
 
 

@@ -11,29 +11,33 @@ from collections import defaultdict
 from typing import Sequence
 
 from django.db import transaction
+from django.db.models import Max, Q
 
 from ..models import MerkleLeaf, MerkleLog, MerkleNode
 from ..offline.merkle import consistency_proof, inclusion_proof, leaf_hash, node_hash
 from ..projections.base import Projection
 from ..store import StoredEvent
 
-__all__ = ["MerkleLogProjection", "TenantTree"]
+__all__ = ["MerkleLogProjection", "OutOfOrderError", "TenantTree"]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
+class OutOfOrderError(Exception):
+    """An event arrived before the one it follows in its aggregate: the log would show them
+    reordered, forever (signed). The projector holds the aggregate until the gap is filled."""
+
+
 class MerkleLogProjection(Projection):
-    """Appends each new event to its tenant's log; idempotent by event id."""
+    """Appends each new event to its tenant's log, each only after the event before it in its
+    aggregate; idempotent by event id."""
 
     name = "merkle_log"
 
     def handle(self, events: Sequence[StoredEvent]) -> None:
-        known = {str(i) for i in MerkleLeaf.objects.filter(
-            event_id__in=[e.record["event_id"] for e in events]).values_list("event_id", flat=True)}
         by_tenant: dict[str, list[StoredEvent]] = defaultdict(list)
         for event in events:
-            if event.record["event_id"] not in known:
-                by_tenant[event.tenant].append(event)
+            by_tenant[event.tenant].append(event)
         for tenant, items in by_tenant.items():
             self._append(tenant, items)
 
@@ -42,8 +46,19 @@ class MerkleLogProjection(Projection):
             MerkleLog.objects.get_or_create(tenant=tenant)
             # One writer per tenant at a time: stream shards are processed concurrently.
             log = MerkleLog.objects.select_for_update().get(tenant=tenant)
+            # What is in the log already is read under the lock: a concurrent delivery of the same
+            # events finds them, rather than failing on the unique index.
+            known = {str(i) for i in MerkleLeaf.objects.filter(
+                tenant=tenant, event_id__in=[e.record["event_id"] for e in events]).values_list("event_id", flat=True)}
+            fresh = [e for e in events if e.record["event_id"] not in known]
+            heads = _heads(tenant, fresh)
             tree, nodes, leaves = TenantTree(tenant), [], []
-            for event in events:
+            for event in fresh:
+                key = (event.aggregate_type, event.aggregate_id)
+                if event.sequence != heads.get(key, 0) + 1:
+                    raise OutOfOrderError(f"{tenant}/{key[0]}/{key[1]} #{event.sequence} arrived before "
+                                          f"#{heads.get(key, 0) + 1}: it joins the log after it")
+                heads[key] = event.sequence
                 index = log.size
                 digest = leaf_hash(bytes.fromhex(event.hash))
                 level, position = 0, index
@@ -55,7 +70,8 @@ class MerkleLogProjection(Projection):
                     digest = node_hash(tree.node(level, position - 1), digest)
                     level, position = level + 1, position // 2
                 leaves.append(MerkleLeaf(event_id=event.record["event_id"], tenant=tenant, leaf_index=index,
-                                         position=event.position))
+                                         position=event.position, aggregate_type=event.aggregate_type,
+                                         aggregate_id=event.aggregate_id, sequence=event.sequence))
                 log.size += 1
             MerkleNode.objects.bulk_create(nodes)
             MerkleLeaf.objects.bulk_create(leaves)
@@ -64,6 +80,24 @@ class MerkleLogProjection(Projection):
     def reset(self) -> None:
         """Keeps the log: its order is what the checkpoints signed, and a replay of another
         order (a stream's) would contradict them. A rebuild adds only what is missing."""
+
+
+def _heads(tenant: str, events: list[StoredEvent]) -> dict[tuple[str, str], int]:
+    """The last sequence in the log of each aggregate ``events`` continue (none: not in the log
+    yet), read for the aggregates whose first event here is not their first."""
+    firsts: dict[tuple[str, str], int] = {}
+    for event in events:
+        firsts.setdefault((event.aggregate_type, event.aggregate_id), event.sequence)
+    wanted = [key for key, sequence in firsts.items() if sequence > 1]
+    heads = {}
+    for start in range(0, len(wanted), 200):
+        chunk = Q()
+        for aggregate_type, aggregate_id in wanted[start:start + 200]:
+            chunk |= Q(aggregate_type=aggregate_type, aggregate_id=aggregate_id)
+        rows = (MerkleLeaf.objects.filter(chunk, tenant=tenant).values("aggregate_type", "aggregate_id")
+                .annotate(head=Max("sequence")).values_list("aggregate_type", "aggregate_id", "head"))
+        heads.update({(aggregate_type, aggregate_id): head for aggregate_type, aggregate_id, head in rows})
+    return heads
 
 
 class TenantTree:

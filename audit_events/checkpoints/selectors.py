@@ -6,7 +6,7 @@ import base64
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from ..models import Checkpoint, MerkleLeaf, MerkleLog, SigningKey
+from ..models import Checkpoint, MerkleLeaf, SigningKey
 from ..readers import Reader
 from ..selectors import event_for
 from ..store import StoredEvent
@@ -24,10 +24,16 @@ class ProofUnavailable(LookupError):
 
 
 def tenant_readable(reader: Reader, tenant: str) -> bool:
-    """Whether ``reader`` may read anything of ``tenant`` (its checkpoints say how many events
-    it has): a tenant outside their scope reads like one that does not exist."""
+    """Whether ``reader`` may search at least one event of ``tenant`` (its checkpoints say how
+    many events it has): decided by the access filter itself, deny policies and all, so a
+    tenant outside their scope reads like one that does not exist."""
+    from ..search import SearchQuery, get_search_index
+
     scope = reader.tenant_scope("search")
-    return scope is None or tenant in scope
+    if scope is not None and tenant not in scope:
+        return False  # the upper bound already excludes it: no search needed
+    found = get_search_index().search(SearchQuery(tenant=tenant, limit=1), reader=reader)
+    return bool(found.total)
 
 
 def inclusion_proof_for(*, reader: Reader, event_id: str) -> dict | None:
@@ -83,13 +89,16 @@ def checkpoints_of(*, tenant: str, after_size: int = 0, limit: int = 100) -> lis
 
 
 def consistency_of(*, tenant: str, old_size: int, new_size: int) -> dict:
-    """The RFC 6962 consistency proof between two sizes of the tenant's log, with both roots.
-    ``ValueError`` names a size the log cannot answer for."""
-    size = MerkleLog.objects.filter(tenant=tenant).values_list("size", flat=True).first() or 0
+    """The RFC 6962 consistency proof between two signed checkpoints of the tenant's log, with
+    both roots. ``ValueError`` names a size no checkpoint of the tenant has (the live, unsigned
+    size of the log is not told)."""
     if not 1 <= old_size <= new_size:
         raise ValueError("from: must be at least 1 and at most to")
-    if new_size > size:
-        raise ValueError(f"to: the log holds {size} events")
+    signed = set(Checkpoint.objects.filter(tenant=tenant, tree_size__in=(old_size, new_size))
+                 .values_list("tree_size", flat=True))
+    for name, size in (("from", old_size), ("to", new_size)):
+        if size not in signed:
+            raise ValueError(f"{name}: no checkpoint of {tenant} has size {size} (GET /api/v1/checkpoints lists them)")
     tree = TenantTree(tenant)
     return {"tenant": tenant, "from": old_size, "to": new_size, "from_root": tree.root(old_size).hex(),
             "to_root": tree.root(new_size).hex(), "proof": [node.hex() for node in tree.consistency(old_size, new_size)]}

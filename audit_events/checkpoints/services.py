@@ -21,10 +21,11 @@ from ..archive import archive_storage
 from ..jcs import canonicalize
 from ..models import Checkpoint, MerkleLog
 from ..schema import format_timestamp
+from ..offline.merkle import verify_consistency
 from .log import TenantTree
 from .signing import CheckpointSigner, get_checkpoint_signer
 
-__all__ = ["archive_name", "make_checkpoint", "make_due_checkpoints", "signed_part"]
+__all__ = ["CheckpointRefused", "archive_name", "make_checkpoint", "make_due_checkpoints", "signed_part"]
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +39,36 @@ def archive_name(document: dict) -> str:
     return f"checkpoints/{document['tenant']}/{document['tree_size']:015d}.json"
 
 
+class CheckpointRefused(Exception):
+    """The database's log does not continue what was signed (a copy held in the archive, or the
+    previous checkpoint): signing it would vouch for a rewritten history. Nothing is signed."""
+
+
 def make_checkpoint(*, tenant: str, signer: CheckpointSigner | None = None,
                     now: datetime | None = None) -> Checkpoint | None:
-    """Sign the tenant's log as it stands; None when it holds nothing since the last checkpoint."""
+    """Sign the tenant's log as it stands; None when it holds nothing since the last checkpoint.
+
+    Before signing, the log must continue the newest checkpoint copied to the archive (which
+    the database's operator cannot change) and the database's own last one, by a consistency
+    proof: ``CheckpointRefused`` otherwise. A copy the database lacks (its commit failed after
+    the copy was written) is taken back rather than signed again differently.
+    """
     signer = signer or get_checkpoint_signer()
     with transaction.atomic():
         size = MerkleLog.objects.select_for_update().filter(tenant=tenant).values_list("size", flat=True).first()
-        last = Checkpoint.objects.filter(tenant=tenant).order_by("-tree_size").first()
-        if not size or (last is not None and last.tree_size >= size):
+        if not size:
             return None
+        tree = TenantTree(tenant)
+        last, taken_back = _continue_archive(tenant, tree, size, now)
+        if last is not None and last.tree_size >= size:
+            return last if taken_back else None
+        root = tree.root(size)
+        if last is not None:
+            _check_extends(tenant, tree, last.document, size, root)
         body = {
             "tenant": tenant,
             "tree_size": size,
-            "root_hash": TenantTree(tenant).root(size).hex(),
+            "root_hash": root.hex(),
             "previous": hashlib.sha256(canonicalize(last.document)).hexdigest() if last else None,
             "time": format_timestamp(now or timezone.now()),
             "key_id": signer.key_id,
@@ -65,14 +83,65 @@ def make_checkpoint(*, tenant: str, signer: CheckpointSigner | None = None,
     return checkpoint
 
 
+def _continue_archive(tenant: str, tree: TenantTree, size: int, now) -> tuple[Checkpoint | None, bool]:
+    """The tenant's last checkpoint once the database agrees with the archive's newest copy, and
+    whether it was just taken back from that copy."""
+    last = Checkpoint.objects.filter(tenant=tenant).order_by("-tree_size").first()
+    held = _newest_copy(tenant)
+    if held is None:
+        return last, False
+    if last is not None and held["tree_size"] == last.tree_size:
+        if held != last.document:
+            raise CheckpointRefused(f"{tenant}: the database's checkpoint at {last.tree_size} differs from the "
+                                    "archive's copy")
+        return last, False
+    if last is not None and held["tree_size"] < last.tree_size:
+        raise CheckpointRefused(f"{tenant}: the database holds a checkpoint at {last.tree_size} the archive has no "
+                                f"copy of (its newest is at {held['tree_size']})")
+    # The archive is ahead: a checkpoint whose transaction failed after its copy was written.
+    # It is taken back only if it continues the database's last one and matches the log.
+    previous = hashlib.sha256(canonicalize(last.document)).hexdigest() if last else None
+    if held.get("previous") != previous or held["tree_size"] > size or \
+            tree.root(held["tree_size"]).hex() != held.get("root_hash"):
+        raise CheckpointRefused(f"{tenant}: the archive's checkpoint at {held['tree_size']} does not match the "
+                                "database's log")
+    if last is not None:
+        _check_extends(tenant, tree, last.document, held["tree_size"], bytes.fromhex(held["root_hash"]))
+    log.warning("checkpoint %s at %d: taken back from the archive's copy", tenant, held["tree_size"])
+    adopted = Checkpoint.objects.create(tenant=tenant, tree_size=held["tree_size"], root_hash=held["root_hash"],
+                                        key_id=held["key_id"], made_at=now or timezone.now(), document=held)
+    return adopted, True
+
+
+def _check_extends(tenant: str, tree: TenantTree, signed: dict, size: int, root: bytes) -> None:
+    old = signed["tree_size"]
+    if not verify_consistency(old, size, bytes.fromhex(signed["root_hash"]), root, tree.consistency(old, size)):
+        raise CheckpointRefused(f"{tenant}: the log at {size} events does not extend the checkpoint at {old}: "
+                                "its history was changed")
+
+
+def _newest_copy(tenant: str) -> dict | None:
+    storage, folder = archive_storage(), f"checkpoints/{tenant}"
+    try:
+        _, names = storage.listdir(folder)
+    except FileNotFoundError:
+        return None
+    sizes = sorted(int(name[:15]) for name in names if len(name) == 20 and name.endswith(".json") and name[:15].isdigit())
+    if not sizes:
+        return None
+    with storage.open(f"{folder}/{sizes[-1]:015d}.json") as copy:
+        return json.loads(copy.read())
+
+
 def _write_copy(document: dict) -> None:
     storage, name = archive_storage(), archive_name(document)
     content = json.dumps(document, sort_keys=True, indent=2).encode() + b"\n"
-    if storage.exists(name):  # a copy left by a commit that failed after writing it
+    if storage.exists(name):  # checked against the database before signing: the same one
         with storage.open(name) as existing:
             if existing.read() == content:
                 return
-        name = name.replace(".json", f"-{document['time']}.json")
+        raise CheckpointRefused(f"{document['tenant']}: the archive holds another checkpoint at "
+                                f"{document['tree_size']}")
     storage.save(name, ContentFile(content))
 
 
@@ -88,7 +157,11 @@ def make_due_checkpoints(*, now: datetime | None = None) -> list[Checkpoint]:
             "tree_size", "made_at").first()
         if last is not None and not (size - last[0] >= every or (size > last[0] and last[1] <= stale)):
             continue
-        checkpoint = make_checkpoint(tenant=tenant, now=now)
+        try:  # one tenant's trouble (a refusal, the archive, the key) does not stop the others
+            checkpoint = make_checkpoint(tenant=tenant, now=now)
+        except Exception:
+            log.exception("checkpoint %s: not signed", tenant)
+            continue
         if checkpoint is not None:
             made.append(checkpoint)
     return made

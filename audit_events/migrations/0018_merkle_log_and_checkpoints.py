@@ -59,10 +59,15 @@ class Migration(migrations.Migration):
                 ('tenant', models.CharField(max_length=64)),
                 ('leaf_index', models.PositiveBigIntegerField()),
                 ('position', models.BigIntegerField()),
+                ('aggregate_type', models.CharField(max_length=64)),
+                ('aggregate_id', models.CharField(max_length=200)),
+                ('sequence', models.PositiveBigIntegerField()),
             ],
             options={
                 'db_table': 'audit_merkle_leaf',
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'leaf_index'), name='merkle_leaf_index')],
+                'constraints': [models.UniqueConstraint(fields=('tenant', 'leaf_index'), name='merkle_leaf_index'),
+                                models.UniqueConstraint(fields=('tenant', 'aggregate_type', 'aggregate_id', 'sequence'),
+                                                        name='merkle_leaf_event')],
             },
         ),
         migrations.CreateModel(

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from ..models import LegalHold
+from ..schema import TENANT_PATTERN
 
 __all__ = ["LegalHoldError", "check_hold", "check_not_held", "holds_covering", "place_hold", "release_hold"]
 
@@ -36,7 +37,7 @@ def place_hold(*, tenant: str, scope: str, target: str = "", reason: str, owner,
     target, reason = (target or "").strip(), (reason or "").strip()
     check_hold(tenant=tenant, scope=scope, target=target, reason=reason)
     with transaction.atomic():
-        hold = LegalHold.objects.create(tenant=tenant, scope=scope, target=target[:300], reason=reason,
+        hold = LegalHold.objects.create(tenant=tenant, scope=scope, target=target, reason=reason,
                                         owner=owner, placed_by=placed_by)
         record_access("LegalHoldPlaced", user=placed_by, request=request, target=_target(hold),
                       details={"reason": reason, "owner": owner.get_username()}, pii=_personal(hold))
@@ -47,8 +48,11 @@ def check_hold(*, tenant: str, scope: str, target: str, reason: str) -> None:
     """Refuse (``LegalHoldError`` naming the field) a hold that says too little to be placed."""
     if scope not in dict(LegalHold.SCOPES):
         raise LegalHoldError("scope: must be tenant, aggregate or subject", field="scope")
-    if not tenant:
-        raise LegalHoldError("tenant: name the tenant the hold is on", field="tenant")
+    if not tenant or not re.fullmatch(rf"_?{TENANT_PATTERN}", tenant):
+        raise LegalHoldError("tenant: name the tenant the hold is on, as events name it (e.g. acme-bank)",
+                             field="tenant")
+    if len(target) > 300:
+        raise LegalHoldError("target: at most 300 characters", field="target")
     if scope == "tenant" and target:
         raise LegalHoldError("target: a hold on a whole tenant names no target", field="target")
     if scope == "aggregate" and not _AGGREGATE.match(target):

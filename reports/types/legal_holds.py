@@ -25,19 +25,24 @@ class LegalHolds(ReportType):
             "" if params.status == "any" else f" ({params.status})")
 
     def rows(self, params, reader):
+        from audit_events.checkpoints.selectors import tenant_readable
+
         holds = LegalHold.objects.select_related("owner", "placed_by", "released_by").order_by("placed_at", "pk")
-        scope = reader.tenant_scope("search")  # a tenant the reader may not read: none of its holds
-        if scope is not None:
-            holds = holds.filter(tenant__in=scope)
         if params.tenant:
             holds = holds.filter(tenant=params.tenant)
         if params.status != "any":
             holds = holds.filter(released_at__isnull=params.status == "active")
+        # A tenant the reader may not search (deny policies and all): none of its holds.
+        readable = {t: tenant_readable(reader, t) for t in set(holds.values_list("tenant", flat=True))}
+        pii_scope = reader.tenant_scope("view_pii") if reader.subject.pii else []
         for hold in holds.iterator():
-            # A data subject's id is theirs: shown to readers who may see personal data only.
-            personal = hold.scope == "subject" and not reader.subject.pii
+            if not readable[hold.tenant]:
+                continue
+            # A data subject's id, and the free-text reason, are personal data (as in the audit).
+            personal = not (pii_scope is None or hold.tenant in pii_scope)
             yield {"hold_id": hold.pk, "tenant": hold.tenant, "scope": hold.scope,
-                   "target": "(masked)" if personal else hold.target, "reason": hold.reason,
+                   "target": "(masked)" if personal and hold.scope == "subject" else hold.target,
+                   "reason": "(masked)" if personal else hold.reason,
                    "owner": hold.owner.get_username(), "placed_by": hold.placed_by.get_username(),
                    "placed_at": hold.placed_at.isoformat(), "status": "active" if hold.active else "released",
                    "released_by": hold.released_by.get_username() if hold.released_by else None,

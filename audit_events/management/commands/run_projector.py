@@ -3,7 +3,7 @@
 import signal
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from audit_events.alerts.evaluation import check_silence
 from audit_events.checkpoints.services import make_due_checkpoints
@@ -22,11 +22,19 @@ class Command(BaseCommand):
             help="first drop every projection's data and replay the feed from the start",
         )
         parser.add_argument(
+            "--backfill", nargs="+", metavar="NAME",
+            help="replay the store's whole feed into these projections only, keeping what they hold "
+                 "(e.g. merkle_log after an upgrade; on AWS with the stream mapping paused), then exit",
+        )
+        parser.add_argument(
             "--interval", type=float, default=None,
             help="seconds to sleep when idle (default: AUDIT_PROJECTOR_INTERVAL)",
         )
 
-    def handle(self, *args, once=False, rebuild=False, interval=None, **options):
+    def handle(self, *args, once=False, rebuild=False, interval=None, backfill=None, **options):
+        if backfill:
+            self._backfill(backfill)
+            return
         if rebuild:
             for projection in configured_projections():
                 rebuild_projection(projection)
@@ -58,3 +66,19 @@ class Command(BaseCommand):
         self.stderr.write(f"projector {follows} (idle interval {interval}s); Ctrl-C stops it")
         (poll if stream else run_forever)(interval=interval, should_stop=lambda: bool(stopping))
         self.stderr.write("projector stopped")
+
+    def _backfill(self, names: list[str]) -> None:
+        """Feed the named projections every stored event, in feed order, from the first: each is
+        idempotent, so what they hold already is kept and only what is missing is added."""
+        from audit_events.models import ProjectionCheckpoint
+
+        projections = {p.name: p for p in configured_projections()}
+        unknown = [n for n in names if n not in projections]
+        if unknown:
+            raise CommandError(f"--backfill: no projection named {', '.join(unknown)}; "
+                               f"the projections are {', '.join(projections)}")
+        chosen = [projections[n] for n in names]
+        ProjectionCheckpoint.objects.filter(name__in=names).update(position=0)
+        for name, count in catch_up(projections=chosen).items():
+            self.stdout.write(f"{name}: {count} events from the store")
+

@@ -212,7 +212,8 @@ def test_checkpoints_are_listed_oldest_first_and_paged(client, api, four_checkpo
     assert sizes(api.get("/api/v1/checkpoints?tenant=acme&after_size=2&limit=1")) == [3]
     assert sizes(api.get("/api/v1/checkpoints?tenant=acme&after_size=4&limit=1")) == [5]  # K-1: checkpoint K
     assert sizes(api.get("/api/v1/checkpoints?tenant=acme&after_size=8")) == []
-    assert sizes(api.get("/api/v1/checkpoints?tenant=globex")) == []  # a readable tenant without a log yet
+    # a tenant of the key's with nothing in it yet reads like one outside its scope
+    assert api.get("/api/v1/checkpoints?tenant=globex").status_code == 404
 
 
 def test_a_person_lists_the_checkpoints_of_their_tenants_only(client, auditor, make_person, as_user,
@@ -226,6 +227,22 @@ def test_a_person_lists_the_checkpoints_of_their_tenants_only(client, auditor, m
     assert nobody.get("/api/v1/checkpoints?tenant=acme").status_code == 404
     only_globex = ApiClient(client, publisher_key_create(name="globex-only", tenants=["globex"])[1])
     assert only_globex.get("/api/v1/checkpoints?tenant=acme").status_code == 404
+
+
+def test_a_deny_policy_hides_a_tenants_checkpoints_and_reads_are_audited(make_person, as_user, four_checkpoints):
+    allow_all = {"effect": "allow", "actions": ["search", "view_event"], "conditions": []}
+    deny_acme = {"effect": "deny", "actions": ["search", "view_event"],
+                 "conditions": [{"attr": "tenant", "op": "eq", "value": "acme"}]}
+    denied = as_user(make_person("denied", policies=[allow_all, deny_acme]))
+    assert denied.get("/api/v1/checkpoints?tenant=acme").status_code == 404  # tenant_scope alone said "any"
+    assert denied.get("/api/v1/checkpoints/consistency?tenant=acme&from=2&to=8").status_code == 404
+    reader = as_user(make_person("reader", policies=[allow_all]))
+    assert reader.get("/api/v1/checkpoints/consistency?tenant=acme&from=2&to=8").status_code == 200
+    kinds = [e.record["event_type"] for e in get_event_store().read_aggregate("_portal", "User", "user:reader",
+                                                                              limit=10)]
+    assert "CheckpointConsistencyRead" in kinds
+    refused = [e.record for e in get_event_store().read_aggregate("_portal", "User", "user:denied", limit=10)]
+    assert [r["payload"]["details"]["action"] for r in refused] == ["checkpoints", "checkpoint_consistency"]
 
 
 @pytest.mark.parametrize("query, field", [
@@ -268,7 +285,9 @@ def test_consistency_outside_the_readers_scope_is_404(client, auditor, four_chec
 
 
 @pytest.mark.parametrize("sizes, field, words", [
-    ({"from_": 5, "to": 3}, "from", "at most to"), ({"from_": 2, "to": 9}, "to", "the log holds 8 events"),
+    ({"from_": 5, "to": 3}, "from", "at most to"),
+    ({"from_": 2, "to": 9}, "to", "no checkpoint of acme has size 9"),  # the live size is not told
+    ({"from_": 4, "to": 8}, "from", "no checkpoint of acme has size 4"),  # only signed sizes
 ])
 def test_sizes_the_log_cannot_answer_for_are_400_naming_the_parameter(api, four_checkpoints, sizes, field, words):
     response = consistency(api, **sizes)

@@ -288,7 +288,8 @@ def test_insert_an_event_into_the_log(original, capsys):
         for leaf in MerkleLeaf.objects.filter(tenant="acme", leaf_index__gte=3).order_by("-leaf_index"):
             MerkleLeaf.objects.filter(pk=leaf.pk).update(leaf_index=leaf.leaf_index + 1)
         MerkleLeaf.objects.create(event_id=added.event_id, tenant="acme", leaf_index=3,
-                                  position=get_event_store().get(added.event_id).position)
+                                  position=get_event_store().get(added.event_id).position,
+                                  aggregate_type="Account", aggregate_id="backdated", sequence=1)
         print("inserted", added.event_id)
     """)
     inserted = stdout.split("inserted ")[1].split()[0]
@@ -332,17 +333,34 @@ def test_roll_back_to_another_log(original, capsys):
     """The operator rewrites acc-0 from leaf 12 on, rebuilds the tenant's Merkle log from the store,
     and replaces the newest checkpoint by one of the new log, chained to the one before and
     signed with the portal's own key."""
-    package, _ = operator(original, "rolled-back", """
-        from audit_events.checkpoints.log import MerkleLogProjection
-        from audit_events.checkpoints.services import make_checkpoint
+    package, stdout = operator(original, "rolled-back", """
+        import base64, hashlib
+        from audit_events.checkpoints.log import MerkleLogProjection, TenantTree
+        from audit_events.checkpoints.services import CheckpointRefused, make_checkpoint, signed_part
+        from audit_events.checkpoints.signing import get_checkpoint_signer
         from audit_events.store import get_event_store
         rewrite_chain("acc-0", 5)
         for model in (MerkleLeaf, MerkleNode, MerkleLog):
             model.objects.filter(tenant="acme").delete()
         MerkleLogProjection().handle([e for e in get_event_store().read_all(limit=1000) if e.tenant == "acme"])
         Checkpoint.objects.filter(tenant="acme", tree_size=22).delete()
-        make_checkpoint(tenant="acme")
+        try:
+            make_checkpoint(tenant="acme")  # the portal compares with the archive's copy first
+        except CheckpointRefused as refused:
+            print("refused:", refused)
+        # An operator holding the key signs anyway, chained to the checkpoint before.
+        before = Checkpoint.objects.get(tenant="acme", tree_size=16).document
+        signer = get_checkpoint_signer()
+        body = {"tenant": "acme", "tree_size": 22, "root_hash": TenantTree("acme").root(22).hex(),
+                "previous": hashlib.sha256(canonicalize(before)).hexdigest(), "time": before["time"],
+                "key_id": signer.key_id}
+        document = body | {"signature": base64.b64encode(signer.sign(signed_part(body))).decode()}
+        Checkpoint.objects.create(tenant="acme", tree_size=22, root_hash=body["root_hash"], key_id=signer.key_id,
+                                  made_at=Checkpoint.objects.get(tenant="acme", tree_size=16).made_at,
+                                  document=document)
     """)
+    # the portal itself refuses: the archive's copy at 22 is not the rewritten log's
+    assert "refused: acme: the archive's checkpoint at 22 does not match the database's log" in stdout, stdout
     code, out = verify(capsys, original, package)
     assert code == 12, out
     assert "checkpoint at size 22 (checkpoints.jsonl line 4): does not extend the checkpoint at size 16" in out

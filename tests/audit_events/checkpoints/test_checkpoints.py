@@ -111,3 +111,41 @@ def test_make_checkpoint_command(capsys):
     with pytest.raises(CommandError, match="--tenant: 'nobody' has no Merkle log yet"):
         call_command("make_checkpoint", "--tenant", "nobody")
     assert Checkpoint.objects.count() == 1
+
+
+def test_a_copy_whose_commit_failed_is_taken_back_not_signed_again():
+    from audit_events.models import Checkpoint as Row
+
+    append(4)
+    first = make_checkpoint(tenant="acme")
+    document = first.document
+    Row.objects.filter(pk=first.pk).delete()  # as if the transaction had failed after the copy
+    again = make_checkpoint(tenant="acme")
+    assert again.document == document  # the archived one, not a second signature at that size
+    append(2)
+    assert make_checkpoint(tenant="acme").document["previous"] == hashlib.sha256(canonicalize(document)).hexdigest()
+
+
+def test_the_portal_refuses_to_sign_a_log_that_does_not_extend_what_it_signed(settings):
+    from audit_events.checkpoints.services import CheckpointRefused
+    from audit_events.models import MerkleNode
+
+    append(4)
+    make_checkpoint(tenant="acme")
+    MerkleNode.objects.filter(tenant="acme", level=2, index=0).update(hash="00" * 32)  # the first 4 rewritten
+    append(4)
+    with pytest.raises(CheckpointRefused, match="the log at 8 events does not extend the checkpoint at 4"):
+        make_checkpoint(tenant="acme")
+    append(2, tenant="globex")
+    assert [c.tenant for c in make_due_checkpoints(now=timezone.now() + timedelta(days=1))] == ["globex"]
+
+
+def test_a_database_checkpoint_that_differs_from_the_archives_copy_is_refused():
+    from audit_events.checkpoints.services import CheckpointRefused
+
+    append(3)
+    checkpoint = make_checkpoint(tenant="acme")
+    Checkpoint.objects.filter(pk=checkpoint.pk).update(document=checkpoint.document | {"time": "2020-01-01T00:00:00Z"})
+    append(1)
+    with pytest.raises(CheckpointRefused, match="the database's checkpoint at 3 differs from the archive's copy"):
+        make_checkpoint(tenant="acme")

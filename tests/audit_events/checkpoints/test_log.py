@@ -59,3 +59,35 @@ def test_proofs_from_stored_nodes_verify_for_every_index_and_size():
             assert verify_inclusion(leaves[index], index, size, tree.inclusion(index, size), top)
         for old in range(1, size + 1):
             assert verify_consistency(old, size, tree.root(old), top, tree.consistency(old, size))
+
+
+def test_an_event_joins_the_log_only_after_the_one_before_it_in_its_aggregate():
+    from audit_events.checkpoints.log import OutOfOrderError
+
+    append("acme", 3)  # a-0 #1, a-1 #1, a-2 #1
+    get_event_store().append([event(tenant="acme", aggregate_id="acme-0", payload={"n": n}, pii=[]) for n in (3, 4)])
+    first, second, third, fourth, fifth = get_event_store().read_all(limit=100)
+    projection = MerkleLogProjection()
+    projection.handle([first, second, third])
+    with pytest.raises(OutOfOrderError, match=r"acme/Account/acme-0 #3 arrived before #2"):
+        projection.handle([fifth])  # a stream gave up on #2 and moved on: #3 waits, held
+    assert MerkleLeaf.objects.count() == 3
+    projection.handle([fourth])
+    projection.handle([fifth])
+    order = list(MerkleLeaf.objects.filter(aggregate_id="acme-0").order_by("leaf_index").values_list("sequence",
+                                                                                                      flat=True))
+    assert order == [1, 2, 3]
+
+
+def test_backfill_adds_what_the_log_is_missing_in_feed_order(capsys):
+    from django.core.management import CommandError, call_command
+
+    append("acme", 5)
+    call_command("run_projector", "--backfill", "merkle_log")  # an upgrade: history joins the log
+    assert MerkleLog.objects.get(tenant="acme").size == 5
+    append("acme", 2)
+    call_command("run_projector", "--backfill", "merkle_log")  # run again: only what is missing
+    assert MerkleLog.objects.get(tenant="acme").size == 7 and "merkle_log: 7 events from the store" in \
+        capsys.readouterr().out
+    with pytest.raises(CommandError, match="--backfill: no projection named nope"):
+        call_command("run_projector", "--backfill", "nope")

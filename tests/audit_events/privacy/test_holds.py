@@ -90,3 +90,10 @@ def test_admins_place_and_release_holds_in_the_admin(client, counsel):
     placed.refresh_from_db()
     assert placed.released_by == admin and placed.release_reason == "Subpoena answered"
     assert client.get(f"/admin/audit_events/legalhold/{placed.pk}/delete/").status_code == 403
+
+
+def test_a_hold_names_a_real_tenant_and_a_whole_target(counsel):
+    with pytest.raises(LegalHoldError, match="tenant: name the tenant the hold is on, as events name it"):
+        hold(counsel, tenant="Acme Bank")
+    with pytest.raises(LegalHoldError, match="target: at most 300 characters"):
+        hold(counsel, target="p" * 301)
