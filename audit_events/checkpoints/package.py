@@ -5,6 +5,11 @@ A full package holds every event the newest checkpoint covers, in leaf order; a 
 the events asked for (a report's evidence). Events come from the store exactly as stored,
 personal data included unless ``masked`` gives the text to ship instead: hand a package only
 to someone entitled to read what it holds.
+
+Events are read and written a chunk at a time, so memory holds the ids asked for and the tree
+nodes the proofs need, not the events. Those nodes are read before writing, a few hundred per
+query (never one query per node), and every ``__in`` list is cut into chunks of ``_CHUNK``:
+databases cap the parameters of one statement (SQLite at 250,000 here, often fewer).
 """
 
 import hashlib
@@ -21,6 +26,7 @@ from ..jcs import canonicalize
 from ..models import Checkpoint, MerkleLeaf, MerkleLog, MerkleNode
 from ..store import StoredEvent, get_event_store
 from .log import TenantTree
+from .status import _NodeRecorder
 
 __all__ = ["PACKAGE_FILES", "PackageError", "PackageSummary", "export_package"]
 
@@ -53,6 +59,8 @@ class PackageSummary:
     not_covered: list[str] = field(default_factory=list)
     #: a full package's leaves whose event the store no longer holds (the verifier will say so)
     missing: list[str] = field(default_factory=list)
+    #: events shipped masked (their lines say ``"masked": true``)
+    masked: int = 0
 
 
 def export_package(*, tenant: str, out_path, event_ids: Sequence[str] | None = None,
@@ -61,9 +69,10 @@ def export_package(*, tenant: str, out_path, event_ids: Sequence[str] | None = N
     directory): every event the newest checkpoint covers, or only ``event_ids``.
 
     ``masked`` maps event ids to the record text to ship in place of the stored one (a report
-    whose requester sees personal data masked); those lines say ``"masked": true``.
+    whose requester sees personal data masked); those lines say ``"masked": true``. It is
+    asked only for the package's events, one at a time: a mapping that reads from disk will do.
     Raises ``PackageError`` for a tenant without a checkpoint, ids that are not the tenant's
-    events, or an ``out_path`` that exists already.
+    events, or an ``out_path`` that exists already; nothing is left at ``out_path`` then.
     """
     out_path = Path(out_path)
     if out_path.exists() and (out_path.suffix == ".zip" or not out_path.is_dir() or any(out_path.iterdir())):
@@ -83,7 +92,9 @@ def export_package(*, tenant: str, out_path, event_ids: Sequence[str] | None = N
         _preload(tree, size)
         events = _full(tenant, size, summary)
     else:
-        events = _subset(tenant, list(dict.fromkeys(event_ids)), size, summary)
+        chosen = _subset(tenant, event_ids, size, summary)
+        _load_nodes(tree, size, [leaf_index for leaf_index, _, _ in chosen], checkpoints)
+        events = _chosen(chosen, summary)
     masked = masked or {}
 
     with _PackageWriter(out_path) as writer:
@@ -95,9 +106,12 @@ def export_package(*, tenant: str, out_path, event_ids: Sequence[str] | None = N
         with writer.open(EVENTS) as stream:
             for leaf_index, event in events:
                 event_id = event.record["event_id"]
-                line = {"leaf_index": leaf_index, "hash": event.hash, "record": masked.get(event_id, event.record_json)}
-                if event_id in masked:
+                text = masked.get(event_id)
+                line = {"leaf_index": leaf_index, "hash": event.hash, "record": event.record_json if text is None
+                        else text}
+                if text is not None:
                     line["masked"] = True
+                    summary.masked += 1
                 stream.write(_json(line))
                 proofs.append((event_id, leaf_index))
                 summary.events += 1
@@ -135,29 +149,79 @@ def _read(store, rows, summary: PackageSummary) -> Iterator[tuple[int, StoredEve
             summary.missing.append(event_id)
 
 
-def _subset(tenant: str, event_ids: list[str], size: int, summary: PackageSummary) -> list[tuple[int, StoredEvent]]:
+def _subset(tenant: str, event_ids: Iterable[str], size: int,
+            summary: PackageSummary) -> list[tuple[int, str, int]]:
+    """The covered events asked for, as ``(leaf index, event id, position)`` in leaf order, after
+    checking every id; the others go to ``summary.not_covered``. Reads no event but those no
+    log holds yet (to tell an unknown id from an event not projected yet)."""
+    ids = []
     for event_id in event_ids:
         try:
-            uuid.UUID(event_id)
+            ids.append(str(uuid.UUID(event_id)))
         except (ValueError, AttributeError, TypeError):
             raise PackageError(f"event id {event_id!r} is not a UUID", argument="event_ids") from None
-    found = {event.record["event_id"]: event for event in get_event_store().get_many(event_ids)}
-    unknown = [event_id for event_id in event_ids if event_id not in found]
+    ids = list(dict.fromkeys(ids))
+    leaves = {}  # event id -> (tenant, leaf index, position)
+    for chunk in _chunks(ids):
+        for event_id, owner, leaf_index, position in MerkleLeaf.objects.filter(event_id__in=chunk).values_list(
+                "event_id", "tenant", "leaf_index", "position"):
+            leaves[str(event_id)] = (owner, leaf_index, position)
+    owners = {event_id: leaf[0] for event_id, leaf in leaves.items()}
+    unplaced, store = [event_id for event_id in ids if event_id not in leaves], get_event_store()
+    for chunk in _chunks(unplaced):
+        owners.update((event.record["event_id"], event.tenant) for event in store.get_many(chunk))
+    unknown = [event_id for event_id in unplaced if event_id not in owners]
     if unknown:
         raise PackageError(f"no such event: {', '.join(unknown)}", argument="event_ids")
-    others = [f"{event_id} (tenant {found[event_id].tenant})" for event_id in event_ids
-              if found[event_id].tenant != tenant]
+    others = [f"{event_id} (tenant {owners[event_id]})" for event_id in ids if owners[event_id] != tenant]
     if others:
         raise PackageError(f"not events of tenant {tenant!r}: {', '.join(others)}", argument="event_ids")
-    leaves = {str(event_id): index for event_id, index in
-              MerkleLeaf.objects.filter(event_id__in=event_ids).values_list("event_id", "leaf_index")}
     chosen = []
-    for event_id in event_ids:
-        if leaves.get(event_id, size) < size:
-            chosen.append((leaves[event_id], found[event_id]))
+    for event_id in ids:
+        if event_id in leaves and leaves[event_id][1] < size:
+            chosen.append((leaves[event_id][1], event_id, leaves[event_id][2]))
         else:
             summary.not_covered.append(event_id)
-    return sorted(chosen, key=lambda item: item[0])
+    return sorted(chosen)
+
+
+def _chosen(chosen: list[tuple[int, str, int]], summary: PackageSummary) -> Iterator[tuple[int, StoredEvent]]:
+    """The events ``_subset`` chose, read a chunk at a time; one the store lost stops the export."""
+    store = get_event_store()
+    for chunk in _chunks(chosen):
+        yield from _read(store, [(event_id, leaf_index, position) for leaf_index, event_id, position in chunk],
+                         summary)
+        if summary.missing:
+            raise PackageError(f"no such event: {', '.join(summary.missing)} (the tenant's log holds it, the store "
+                               f"does not: run manage.py verify_chain --tenant {summary.tenant})",
+                               argument="event_ids")
+
+
+def _load_nodes(tree: TenantTree, size: int, leaf_indexes: list[int], checkpoints: list[dict]) -> None:
+    """Put in ``tree`` every stored node the inclusion proofs at ``size`` and the consistency
+    proofs between ``checkpoints`` will read: walked first without the database, then read a
+    chunk of indexes per query (a range where they are dense)."""
+    recorder = _NodeRecorder(tree.tenant)
+    for leaf_index in leaf_indexes:
+        recorder.inclusion(leaf_index, size)
+    for old, new in zip(checkpoints, checkpoints[1:]):
+        recorder.consistency(old["tree_size"], new["tree_size"])
+    for level, indexes in sorted(recorder.wanted.items()):
+        for chunk in _chunks(sorted(indexes)):
+            nodes = MerkleNode.objects.filter(tenant=tree.tenant, level=level)
+            if chunk[-1] - chunk[0] < 2 * len(chunk):
+                nodes = nodes.filter(index__gte=chunk[0], index__lte=chunk[-1])
+            else:
+                nodes = nodes.filter(index__in=chunk)
+            wanted = set(chunk)
+            for index, digest in nodes.values_list("index", "hash"):
+                if index in wanted:
+                    tree.remember(level, index, bytes.fromhex(digest))
+
+
+def _chunks(items: list) -> Iterator[list]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start:start + _CHUNK]
 
 
 def _preload(tree: TenantTree, size: int) -> None:
@@ -176,8 +240,9 @@ class _PackageWriter:
     """Writes the files to a ZIP or a directory, keeping each one's SHA-256 for the manifest."""
 
     def __init__(self, path: Path):
-        self.path, self.digests = path, {}
+        self.path, self.digests, self.names = path, {}, []
         self.zip = None
+        self.made_folder = not path.exists()
         if path.suffix == ".zip":
             path.parent.mkdir(parents=True, exist_ok=True)
             self.zip = zipfile.ZipFile(path, "x", compression=zipfile.ZIP_DEFLATED)
@@ -192,8 +257,14 @@ class _PackageWriter:
             self.zip.close()
             if exc is not None:
                 os.unlink(self.path)  # no half-written package left behind
+        elif exc is not None:
+            for name in self.names:
+                (self.path / name).unlink(missing_ok=True)
+            if self.made_folder:
+                self.path.rmdir()
 
     def open(self, name: str) -> "_Entry":
+        self.names.append(name)
         if self.zip is None:
             return _Entry(open(self.path / name, "wb"), name, self.digests)
         info = zipfile.ZipInfo(name, date_time=time.gmtime()[:6])

@@ -2,13 +2,14 @@
 """Verify one tenant's audit log against its signed checkpoints, offline.
 
     python verify.py --key BASE64 PACKAGE.zip
-    python verify.py --keys keys.json [--checkpoint HELD.json ...] [--tenant T] [--full] PACKAGE
+    python verify.py --keys keys.json [--checkpoint HELD.json ...] [--tenant T] [--full] [--allow-masked] PACKAGE
 
 Needs Python 3.9 or newer, the ``cryptography`` package (Ed25519) and ``merkle.py`` beside
 this file; nothing else, and no access to the portal. ``audit-verify`` is the same command
 where the portal is installed. The public keys are pinned on the command line (``--key``,
 or ``--keys`` in the format of ``GET /api/v1/checkpoints/keys``): keys found inside a package
-are never trusted. See docs/VERIFY.md.
+are never trusted. A keys file's ``created_at`` and ``retired_at`` bound when each key may
+have signed (``--key`` gives no dates, so none is checked). See docs/VERIFY.md.
 
 THE VERIFICATION PACKAGE (a directory, or a ZIP of one; ``--within`` names a folder inside)
 
@@ -25,9 +26,12 @@ THE VERIFICATION PACKAGE (a directory, or a ZIP of one; ``--within`` names a fol
     ``{"leaf_index": n, "hash": "<hex>", "record": "<the stored record>"}`` where
     ``record`` is the stored canonical JSON text of the event without its hash, carried as
     a JSON string, so its exact bytes survive: ``hash == sha256(bytes.fromhex(prev_hash) +
-    record.encode("utf-8"))``. A subset line may add ``"masked": true``: its personal data
-    are masked, so its record no longer hashes to its hash (it is checked by inclusion and
-    chain links only).
+    record.encode("utf-8"))``. A subset line may add ``"masked": true``: the values at its
+    record's ``pii`` pointers are replaced by ``{"masked": true}``, so the record no longer
+    hashes to its hash. Only the hash is then proven (to be in the signed log); the record's
+    form is checked (every ``pii`` pointer masked; its tenant the package's; its aggregate,
+    sequence and prev_hash agreeing with the events it links to by hash), its content is
+    not verified, nor its event id beyond the proof that names it.
 ``proofs.jsonl``
     one inclusion proof per event:
     ``{"event_id", "leaf_index", "tree_size", "audit_path": ["<hex>", ...]}`` against the
@@ -48,10 +52,13 @@ is that of the first kind in this table:
     3   not a verifiable package: unreadable, manifest.json or a data file missing,
         another tenant's (--tenant), a subset where --full asks for the whole log, or no
         checkpoint in it
-    10  unknown key: a checkpoint is signed by a key that is not among the pinned keys
+    10  unknown key: a checkpoint is signed by a key that is not among the pinned keys,
+        or (a keys file with dates) by a pinned key after its retired_at, or by a key
+        created before the key of an earlier checkpoint (a retired key signing again)
     11  bad signature: a checkpoint's signature does not verify with the pinned key it names
     12  checkpoint rollback: a later checkpoint is smaller, or does not extend the earlier
         one (its consistency proof fails), or differs from the one you hold at its size
+        (another signing with the same root and previous is only a note)
     13  gap between checkpoints: a checkpoint's "previous" is not the hash of the one before
         it (one was removed), or a checkpoint you hold is missing from the package
     14  truncated log: a full package's events stop before the newest checkpoint's size,
@@ -59,11 +66,16 @@ is that of the first kind in this table:
     15  not in the signed log: an event's inclusion proof does not reach the signed root
         (inserted events, recomputed chains), or the leaves do not make a signed root
     16  not covered: an event lies beyond the newest checkpoint (no signature covers it)
-    17  modified event: a record no longer hashes to its hash
+    17  modified event: a record no longer hashes to its hash, or a masked record is not
+        the stored one masked (a pii pointer without the mask; another tenant; an
+        aggregate, sequence or prev_hash the events linked to it by hash contradict)
     18  deleted event: a chain gap (a sequence skipped, a prev_hash that is not the hash
         before it) or, in a full package, a leaf missing in the middle of the log
     19  reordered events: events out of leaf order, or an aggregate's sequences out of order
     20  damaged package: a file differs from manifest.json, or a line is malformed
+    21  masked events not verified: the package holds masked events, whose content cannot
+        be checked (only their hashes are in the signed log); --allow-masked accepts them
+        and exits 0 if nothing else is wrong
 
 CANONICAL JSON. Checkpoint signatures and ``previous`` hashes are over RFC 8785 (JCS)
 bytes. This file carries the small part of JCS those documents need: objects, arrays,
@@ -73,7 +85,8 @@ as malformed. Events need no JCS here: their stored canonical text is in the pac
 WHAT IT DOES NOT PROVE. A subset package cannot show that no other event was deleted; no
 package can show that nothing was cut after its newest checkpoint unless you hold a newer
 checkpoint from elsewhere (``--checkpoint``: a copy from the archive, kept under S3 Object
-Lock). Masked events' contents are not checked.
+Lock). Masked events' contents are not checked (exit 21 unless --allow-masked). A key's
+dates in a keys file are the portal's word, and a checkpoint's time is the signer's.
 """
 
 # Annotations stay strings, so the newer syntax in them does not stop an older Python.
@@ -82,6 +95,7 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import datetime
 import hashlib
 import json
 import os
@@ -123,8 +137,8 @@ def _load_merkle():
 
 merkle = _load_merkle()
 
-__all__ = ["KINDS", "Verification", "canonical_json", "key_id_of", "load_held", "load_keys", "main", "report",
-           "verify_package"]
+__all__ = ["KINDS", "PinnedKey", "Verification", "canonical_json", "key_id_of", "load_held", "load_keys", "main",
+           "report", "verify_package"]
 
 MANIFEST = "manifest.json"
 CHECKPOINTS = "checkpoints.jsonl"
@@ -136,13 +150,15 @@ GENESIS = "0" * 64
 CHECKPOINT_FIELDS = ("tenant", "tree_size", "root_hash", "previous", "time", "key_id", "signature")
 SHOWN_PER_KIND = 50
 MAX_SAFE_INTEGER = 2**53 - 1
+#: what masking puts in place of each value at a record's ``pii`` pointers
+MASK = {"masked": True}
 
 VERIFIED, USAGE, UNUSABLE = 0, 2, 3
 
 Kind = namedtuple("Kind", "code name meaning")
 #: The kinds of problem, in the order that picks the exit code (the first one found wins).
 KINDS = (
-    Kind(10, "unknown key", "a checkpoint is signed by a key you did not pin"),
+    Kind(10, "unknown key", "a checkpoint is signed by a key you did not pin, or by a retired one"),
     Kind(11, "bad signature", "a checkpoint's signature does not verify"),
     Kind(12, "checkpoint rollback", "the signed log shrank or was rewritten"),
     Kind(13, "gap between checkpoints", "a checkpoint was removed"),
@@ -153,9 +169,10 @@ KINDS = (
     Kind(18, "deleted event", "an event is missing from a chain or from the log"),
     Kind(19, "reordered events", "events are out of order"),
     Kind(20, "damaged package", "a file or line of the package is damaged"),
+    Kind(21, "masked events not verified", "masked events' content cannot be checked, only their hashes"),
 )
 (UNKNOWN_KEY, BAD_SIGNATURE, ROLLBACK, GAP, TRUNCATED, NOT_IN_LOG, NOT_COVERED, MODIFIED, DELETED,
- REORDERED, DAMAGED) = (kind.code for kind in KINDS)
+ REORDERED, DAMAGED, MASKED) = (kind.code for kind in KINDS)
 _KIND_BY_CODE = {kind.code: kind for kind in KINDS}
 
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
@@ -219,6 +236,11 @@ def _signed_part(document: dict) -> bytes:
 # -- pinned keys -------------------------------------------------------------------------------
 
 
+#: A pinned key: its Ed25519 public key, and when it was made and retired (aware datetimes, or
+#: None: not stated). A keys file states both; ``--key`` neither.
+PinnedKey = namedtuple("PinnedKey", "public_key created_at retired_at")
+
+
 def key_id_of(public_key: bytes) -> str:
     """A key's id as the portal names it: the first 16 hex digits of SHA-256 of the raw key."""
     return hashlib.sha256(public_key).hexdigest()[:16]
@@ -234,9 +256,35 @@ def _public_key(text, where: str) -> bytes:
     return raw
 
 
+def _instant(text) -> datetime.datetime | None:
+    """An RFC 3339 date-time with an offset (``Z`` or ``±hh:mm``) as an aware datetime, else None."""
+    if not isinstance(text, str):
+        return None
+    try:
+        value = datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+    except ValueError:
+        return None
+    return value if value.utcoffset() is not None else None
+
+
+def _key_date(entry: dict, field: str, where: str) -> datetime.datetime | None:
+    if entry.get(field) is None:
+        return None
+    value = _instant(entry[field])
+    if value is None:
+        raise UsageError(f"{where}: {field} {entry[field]!r} is not a date-time with an offset "
+                         "(such as 2026-11-27T06:00:00+00:00), nor null")
+    return value
+
+
 def load_keys(keys: list[str] = (), keys_file: str | None = None) -> dict:
-    """The pinned keys as ``{key_id: Ed25519PublicKey}``; ids computed here, never taken on trust."""
-    raws = [_public_key(text, f"--key {text!r}") for text in keys]
+    """The pinned keys as ``{key_id: PinnedKey}``; ids computed here, never taken on trust.
+
+    A keys file's dates are kept (a key listed there and with ``--key`` too keeps them)."""
+    pinned = {}
+    for text in keys:
+        raw = _public_key(text, f"--key {text!r}")
+        pinned[key_id_of(raw)] = PinnedKey(Ed25519PublicKey.from_public_bytes(raw), None, None)
     if keys_file is not None:
         try:
             with open(keys_file, "rb") as stream:
@@ -256,11 +304,15 @@ def load_keys(keys: list[str] = (), keys_file: str | None = None) -> dict:
             if "key_id" in entry and entry["key_id"] != key_id_of(raw):
                 raise UsageError(f"{where}: key_id {entry['key_id']!r} is not that of its public key "
                                  f"({key_id_of(raw)}): the file is inconsistent")
-            raws.append(raw)
-    if not raws:
+            created, retired = _key_date(entry, "created_at", where), _key_date(entry, "retired_at", where)
+            if created is not None and retired is not None and retired < created:
+                raise UsageError(f"{where}: retired_at {entry['retired_at']} is before created_at "
+                                 f"{entry['created_at']}: the file is inconsistent")
+            pinned[key_id_of(raw)] = PinnedKey(Ed25519PublicKey.from_public_bytes(raw), created, retired)
+    if not pinned:
         raise UsageError("pin at least one public key with --key or --keys, obtained out of band "
                          "(GET /api/v1/checkpoints/keys): keys inside a package are never trusted")
-    return {key_id_of(raw): Ed25519PublicKey.from_public_bytes(raw) for raw in raws}
+    return pinned
 
 
 def load_held(paths: list[str]) -> list[tuple[str, dict]]:
@@ -376,6 +428,44 @@ def _hex_list(value):
     return [bytes.fromhex(item) for item in value]
 
 
+_MISSING = object()
+
+
+def _at_pointer(document, pointer: str):
+    """The value at an RFC 6901 pointer into ``document``, or ``_MISSING``."""
+    for token in pointer[1:].split("/"):
+        token = token.replace("~1", "/").replace("~0", "~")
+        if type(document) is dict and token in document:
+            document = document[token]
+        elif type(document) is list and re.fullmatch(r"0|[1-9][0-9]*", token) and int(token) < len(document):
+            document = document[int(token)]
+        else:
+            return _MISSING
+    return document
+
+
+def _masking_error(record: dict) -> str | None:
+    """What is wrong with a masked record's form, or None: masking replaces the value at each
+    of its ``pii`` pointers by ``{"masked": true}`` (a pointer inside a masked value is gone with
+    it), so every pointer must lead there."""
+    pointers = record.get("pii")
+    if not isinstance(pointers, list) or not pointers:
+        return "its pii lists no personal data, and a record without personal data is never masked"
+    if not all(isinstance(pointer, str) and pointer.startswith("/") for pointer in pointers):
+        return "its pii holds something other than JSON Pointers into the payload"
+    masked = []
+    for pointer in sorted(pointers, key=len):  # an enclosing pointer before those inside it
+        if any(pointer.startswith(outer + "/") for outer in masked):
+            continue
+        value = _at_pointer(record.get("payload"), pointer)
+        if value is _MISSING:
+            return f"its personal data at {pointer} is missing"
+        if not (type(value) is dict and len(value) == 1 and value.get("masked") is True):
+            return f"its personal data at {pointer} is not {json.dumps(MASK)}"
+        masked.append(pointer)
+    return None
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" + ("" if count == 1 else "es" if noun.endswith("sh") else "s")
 
@@ -415,11 +505,14 @@ class Verification:
     """Checks one package against pinned keys (and checkpoints held from elsewhere)."""
 
     def __init__(self, keys: dict, *, held: list[tuple[str, dict]] = (), tenant: str | None = None,
-                 full: bool = False):
-        self.keys = keys
+                 full: bool = False, allow_masked: bool = False):
+        # A bare public key (the older form of ``keys``) is a key without dates.
+        self.keys = {key_id: key if isinstance(key, PinnedKey) else PinnedKey(key, None, None)
+                     for key_id, key in keys.items()}
         self.held = list(held)
         self.expected_tenant = tenant
         self.require_full = full
+        self.allow_masked = allow_masked
         self.problems: list[tuple[int, str]] = []
         self.notes: list[str] = []
         self.fatal: str | None = None
@@ -461,6 +554,7 @@ class Verification:
             self.read_events()
             self.check_proofs()
             self.check_chains()
+            self.check_masked()
             if self.kind == "full":
                 self.check_leaves()
         except PackageError as exc:
@@ -553,28 +647,59 @@ class Verification:
             raise PackageError(f"{CHECKPOINTS} holds no checkpoint of {self.tenant!r}: nothing to verify against")
 
     def check_signature(self, document: dict, where: str) -> bool:
-        key = self.keys.get(document["key_id"])
+        key_id = document["key_id"]
+        key = self.keys.get(key_id)
         if key is None:
-            self.problem(UNKNOWN_KEY, f"{where}: signed by key {document['key_id']}, which is not among the "
+            self.problem(UNKNOWN_KEY, f"{where}: signed by key {key_id}, which is not among the "
                                       f"pinned keys ({', '.join(sorted(self.keys))})")
             return False
         try:
             signature = base64.b64decode(document["signature"], validate=True)
-            key.verify(signature, _signed_part(document))
+            key.public_key.verify(signature, _signed_part(document))
         except (binascii.Error, ValueError, InvalidSignature):
             self.problem(BAD_SIGNATURE, f"{where}: its signature does not verify with pinned key "
-                                        f"{document['key_id']} (the checkpoint was altered or forged)")
+                                        f"{key_id} (the checkpoint was altered or forged)")
             return False
+        if key.retired_at is not None:
+            signed_at = _instant(document["time"])
+            retired = key.retired_at.isoformat()
+            if signed_at is None:
+                self.problem(UNKNOWN_KEY, f"{where}: signed by key {key_id}, retired at {retired}, and its time "
+                                          f"{document['time']!r} is not a date-time: nothing shows it was signed "
+                                          "before the key's retirement")
+                return False
+            if signed_at > key.retired_at:
+                self.problem(UNKNOWN_KEY, f"{where}: signed by key {key_id} at {document['time']}, after the key's "
+                                          f"retirement at {retired}: a retired key signs nothing (the checkpoint "
+                                          "was forged with an old key, or a signer still uses it)")
+                return False
         return True
+
+    def _check_key_order(self, document: dict, newest_key: tuple | None, where: str) -> tuple | None:
+        """After a rotation only the new key signs: a checkpoint signed by a key made before the
+        key of an earlier checkpoint is a retired key signing again (perhaps backdated).
+        ``newest_key`` is ``(created_at, key_id, size)`` of the newest key seen so far."""
+        key = self.keys.get(document["key_id"])
+        if key is None or key.created_at is None:
+            return newest_key
+        if newest_key is not None and key.created_at < newest_key[0]:
+            self.problem(UNKNOWN_KEY, f"{where}: signed by key {document['key_id']} (created "
+                                      f"{key.created_at.isoformat()}), but the checkpoint at size {newest_key[2]} "
+                                      f"before it was signed by the newer key {newest_key[1]} (created "
+                                      f"{newest_key[0].isoformat()}): a key is retired when a newer one signs, so "
+                                      "this checkpoint was signed by a retired key")
+            return newest_key
+        return (key.created_at, document["key_id"], document["tree_size"])
 
     def check_checkpoints(self) -> None:
         consistency = self._consistency_proofs()
-        before = None
+        before = newest_key = None
         for number, document in self.checkpoints:
             size = document["tree_size"]
             where = f"checkpoint at size {size} ({CHECKPOINTS} line {number})"
             if self.check_signature(document, where):
                 self.counts["signatures"] += 1
+                newest_key = self._check_key_order(document, newest_key, where)
             if before is None:
                 if document["previous"] is not None:
                     self.problem(GAP, f"{where}: the first checkpoint of the package names a previous one "
@@ -625,7 +750,14 @@ class Verification:
             self.check_signature(document, where)
             listed = self.by_size.get(size)
             if listed is not None:
-                if canonical_json(listed) != canonical_json(document):
+                if canonical_json(listed) == canonical_json(document):
+                    continue
+                if (listed["root_hash"], listed["previous"]) == (document["root_hash"], document["previous"]):
+                    # An archive copy of a signing whose transaction failed, the size signed again.
+                    self.notes.append(f"{where} is another signing of the package's checkpoint at that size (time "
+                                      f"{document['time']}, the package's {listed['time']}): the same root and "
+                                      "previous checkpoint, so the same log")
+                else:
                     self.problem(ROLLBACK, f"{where}: the package's checkpoint at that size differs from it: "
                                            "the log was forked or rewritten")
             elif size > newest:
@@ -678,19 +810,25 @@ class Verification:
             self.problem(MODIFIED, f"{where}: its record lacks an event_id, tenant, aggregate, sequence or "
                                    "prev_hash: the event was changed")
             return None
-        masked = entry.get("masked") is True
+        marked = entry.get("masked") is True
+        masked = marked and self.kind == "subset"
         aggregate = (record["tenant"], record["aggregate_type"], record["aggregate_id"])
         event = _Event(number, record["event_id"], entry["leaf_index"], entry["hash"],
                        self._aggregates.setdefault(aggregate, aggregate), record["sequence"], record["prev_hash"],
                        masked)
         if record["tenant"] != self.tenant:
-            self.problem(NOT_IN_LOG, f"{event}: it is of tenant {record['tenant']!r}, and this is the log of "
-                                     f"{self.tenant!r}")
-        if masked and self.kind == "full":
+            self.problem(MODIFIED if masked else NOT_IN_LOG,
+                         f"{event}: it is of tenant {record['tenant']!r}, and this is the log of {self.tenant!r}"
+                         + (": its masked record was changed" if masked else ""))
+        if marked and not masked:
             self.problem(MODIFIED, f"{event}: marked masked in a full package, so its content cannot be checked "
                                    "(a full package holds events exactly as stored)")
         elif masked:
             self.counts["masked"] += 1
+            error = _masking_error(record)
+            if error:
+                self.problem(MODIFIED, f"{event}: marked masked, but {error}: this is not the stored record "
+                                       "masked, it was changed")
         else:
             recomputed = hashlib.sha256(bytes.fromhex(event.prev_hash) + data).hexdigest()
             if recomputed == event.hash:
@@ -751,7 +889,7 @@ class Verification:
                                             f"the log after sequence {earlier.sequence} (leaf {earlier.leaf_index})")
             by_sequence = sorted(events, key=lambda e: (e.sequence, e.line))
             first = by_sequence[0]
-            if first.sequence == 1 and first.prev_hash != GENESIS:
+            if first.sequence == 1 and first.prev_hash != GENESIS and not first.masked:  # see check_masked
                 self.problem(DELETED, f"{first}: sequence 1 has prev_hash {first.prev_hash}, not 64 zeros: "
                                       "the chain does not start here")
             elif full and first.sequence > 1:
@@ -762,7 +900,14 @@ class Verification:
                     self.problem(DELETED, f"{later}: {earlier} has the same sequence: the chain forks")
                 elif later.sequence == earlier.sequence + 1:
                     self.counts["links"] += 1
-                    if later.prev_hash != earlier.hash:
+                    if later.prev_hash == earlier.hash:
+                        continue
+                    if earlier.masked or later.masked:  # its aggregate, sequence or prev_hash may be forged
+                        self.problem(MODIFIED, f"{later}: its prev_hash is {later.prev_hash}, but the "
+                                               f"{earlier} hashes to {earlier.hash}: a masked "
+                                               "record's aggregate, sequence or prev_hash was changed (or the chain "
+                                               "is broken)")
+                    else:
                         self.problem(DELETED, f"{later}: its prev_hash is {later.prev_hash}, but sequence "
                                               f"{earlier.sequence} hashes to {earlier.hash}: the chain is broken "
                                               "(an event between them was deleted or replaced)")
@@ -772,6 +917,39 @@ class Verification:
                     self.problem(DELETED, f"{name}: the chain jumps from sequence {earlier.sequence} (leaf "
                                           f"{earlier.leaf_index}) to {later.sequence} (leaf {later.leaf_index}): "
                                           f"sequence {missing} is missing (deleted)")
+
+    def check_masked(self) -> None:
+        """A masked record cannot be rehashed, but its hash is proven, and so is each hash that
+        links to it: what the record says of its place (aggregate, sequence, prev_hash) must agree
+        with the events on either side of it. Then, unless allowed, it is reported unverified."""
+        masked = [event for event in self.events.values() if event.masked]
+        if not masked:
+            return
+        hashes, previous = {event.hash for event in masked}, {event.prev_hash for event in masked}
+        after, before = {}, {}  # a masked event's hash -> the event naming it as prev_hash; and back
+        for event in self.events.values():
+            if event.prev_hash in hashes:
+                after.setdefault(event.prev_hash, event)
+            if event.hash in previous:
+                before.setdefault(event.hash, event)
+        for event in masked:
+            if (event.sequence == 1) != (event.prev_hash == GENESIS):
+                self.problem(MODIFIED, f"{event}: a masked record of sequence {event.sequence} with prev_hash "
+                                       f"{event.prev_hash}: only sequence 1 follows 64 zeros, so its sequence or "
+                                       "prev_hash was changed")
+            neighbours = ((after.get(event.hash), 1, "names this event's hash as its prev_hash"),
+                          (before.get(event.prev_hash), -1, "is the event whose hash its prev_hash names"))
+            for neighbour, step, relation in neighbours:
+                if neighbour is None or neighbour is event:
+                    continue
+                if (neighbour.aggregate, neighbour.sequence) != (event.aggregate, event.sequence + step):
+                    self.problem(MODIFIED, f"{event}: {neighbour} {relation}, so this event is "
+                                           f"{'/'.join(neighbour.aggregate[1:])} sequence {neighbour.sequence - step}: "
+                                           "its masked record's aggregate or sequence was changed")
+        if not self.allow_masked:
+            for event in masked:
+                self.problem(MASKED, f"{event}: masked: only its hash is proven to be in the signed log; its "
+                                     "content is not verified")
 
     def check_leaves(self) -> None:
         """A full package: every leaf below the newest size present, and every signed root remade."""
@@ -843,9 +1021,9 @@ def _prefix_roots(leaves, sizes: set) -> dict:
 
 
 def verify_package(path: str, *, keys: dict, held: list[tuple[str, dict]] = (), tenant: str | None = None,
-                   full: bool = False, within: str = "") -> Verification:
+                   full: bool = False, within: str = "", allow_masked: bool = False) -> Verification:
     """Verify the package at ``path`` (a directory or a ZIP file); the finished ``Verification``."""
-    verification = Verification(keys, held=held, tenant=tenant, full=full)
+    verification = Verification(keys, held=held, tenant=tenant, full=full, allow_masked=allow_masked)
     try:
         source = _open_package(path, within)
     except _READ_ERRORS as exc:
@@ -872,7 +1050,7 @@ def report(verification: Verification, path: str, out=None) -> None:
     if verification.held:
         print(f"  your checkpoints: {counts['held']} compared with the package's", file=out)
     print(f"  events: {counts['events']:,}; {_plural(counts['recomputed'], 'hash')} recomputed from their records, "
-          f"{counts['masked']:,} masked (checked by inclusion and chain links only); "
+          f"{counts['masked']:,} masked (content not verified: only their hashes); "
           f"{_plural(counts['proofs'], 'inclusion proof')} verified", file=out)
     print(f"  chain links: {counts['links']:,} checked", file=out)
     if verification.kind == "full":
@@ -880,11 +1058,17 @@ def report(verification: Verification, path: str, out=None) -> None:
               + ("" if counts["roots"] == len(sizes) else " (a root needs every leaf below its size)"), file=out)
     for note in verification.notes:
         print(f"  note: {note}", file=out)
+    masked = counts["masked"]
+    their = ("its hash is", "its") if masked == 1 else ("their hashes are", "their")
+    unverified = (f"{_plural(masked, 'masked event')}: only {their[0]} proven to be in the signed log; {their[1]} "
+                  "content is not verified")
     if not verification.problems:
         print(f"VERIFIED: every checkpoint is signed by a pinned key and extends the one before; "
               f"every event is in the log signed at size {newest['tree_size']}"
               + (", which holds nothing else" if verification.kind == "full" else "")
-              + "; every record matches its hash and every chain link holds.", file=out)
+              + ("; every unmasked record matches its hash" if masked else "; every record matches its hash")
+              + " and every chain link holds." + (f" Accepted with --allow-masked: {unverified}." if masked else ""),
+              file=out)
         return
     by_kind: dict[int, list[str]] = {}
     for code, text in verification.problems:
@@ -896,6 +1080,10 @@ def report(verification: Verification, path: str, out=None) -> None:
         if len(texts) > SHOWN_PER_KIND:
             print(f"... and {len(texts) - SHOWN_PER_KIND} more of kind {kind.name}", file=out)
     first = _KIND_BY_CODE[verification.exit_code]
+    if first.code == MASKED:  # nothing else is wrong
+        print(f"NOT VERIFIED: {unverified}. Everything else verified. exit {MASKED}: {first.name} (ask for the "
+              "events unmasked, or pass --allow-masked to accept them on their hashes alone)", file=out)
+        return
     print(f"FAILED: {_plural(len(verification.problems), 'problem')}. exit {first.code}: {first.name} "
           f"({first.meaning}; the first kind found, in the order of docs/VERIFY.md)", file=out)
 
@@ -913,6 +1101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true",
                         help="require a full package (you asked for the whole log, not a report's evidence)")
     parser.add_argument("--within", default="", metavar="FOLDER", help="the package's folder inside PACKAGE")
+    parser.add_argument("--allow-masked", action="store_true",
+                        help="accept masked events on their hashes alone (exit 0, not 21); their content stays "
+                             "unverified")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad arguments, 0 after --help
@@ -927,7 +1118,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"verify.py: {exc}", file=sys.stderr)
         return USAGE
     verification = verify_package(args.package, keys=keys, held=held, tenant=args.tenant, full=args.full,
-                                  within=args.within)
+                                  within=args.within, allow_masked=args.allow_masked)
     report(verification, args.package)
     return verification.exit_code
 

@@ -10,6 +10,9 @@ and sequence: 32 bytes per distinct event in a set, about 100 MB for a
 million (rows may name their events in any order, so only a set will do).
 Two different events claiming one position, which a consistent store never
 yields, would both be kept, and ``verify.py`` would report the repeat.
+With the signed log, each event's id is kept too (for its tenant's
+verification package), and a masked event's place in the events spool: its
+masked text is read back from there when the package is written.
 """
 
 import hashlib
@@ -18,6 +21,7 @@ import json
 import tempfile
 import textwrap
 import zipfile
+from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
@@ -75,7 +79,7 @@ class BundleWriter(ReportWriter):
         self._seen: set[bytes] = set()
         self._masked = 0
         self._by_tenant: dict[str, list[str]] = {}  # event ids, for the verification packages
-        self._masked_texts: dict[str, str] = {}
+        self._masked_texts = _SpooledTexts(self._events)  # masked events' lines of the events spool
         self._verification: dict[str, dict] = {}
 
     def write_row(self, row, evidence=None):
@@ -89,12 +93,13 @@ class BundleWriter(ReportWriter):
             raise ValueError(f"the record of {evidence.aggregate_id} #{evidence.sequence} spans lines")
         self._seen.add(key)
         self._masked += evidence.masked
+        text = evidence.record_text.encode("utf-8")
         if self.meta.signed_log:
-            event_id = json.loads(evidence.record_text)["event_id"]
+            event_id = json.loads(text)["event_id"]
             self._by_tenant.setdefault(evidence.tenant, []).append(event_id)
             if evidence.masked:
-                self._masked_texts[event_id] = evidence.record_text
-        self._events.write(evidence.record_text.encode("utf-8") + b"\n")
+                self._masked_texts.add(event_id, self._events.tell(), len(text))
+        self._events.write(text + b"\n")
         position = {
             "tenant": evidence.tenant,
             "aggregate_type": evidence.aggregate_type,
@@ -112,10 +117,11 @@ class BundleWriter(ReportWriter):
         self._files[REPORT] = self._report.sha256.hexdigest()
         for name, spool in ((EVENTS, self._events), (HASHES, self._hashes)):
             self._copy(name, spool)
-            spool.close()
+        self._hashes.close()
         self._write(VERIFIER, resources.files(__package__).joinpath("verify_bundle.py").read_bytes())
         if self._by_tenant:
             self._write_packages()
+        self._events.close()  # the masked texts are read from it until the packages are written
         self._write(README, self._readme(row_count).encode("utf-8"))
         manifest = json.dumps(self._manifest(row_count), ensure_ascii=False, indent=2)
         self._write(MANIFEST, manifest.encode("utf-8"))
@@ -127,11 +133,10 @@ class BundleWriter(ReportWriter):
         from audit_events.checkpoints.package import PACKAGE_FILES, PackageError, export_package
 
         for tenant, event_ids in sorted(self._by_tenant.items()):
-            wanted = set(event_ids)
             with tempfile.TemporaryDirectory() as folder:
                 try:
                     summary = export_package(tenant=tenant, out_path=Path(folder) / "package", event_ids=event_ids,
-                                             masked={i: t for i, t in self._masked_texts.items() if i in wanted})
+                                             masked=self._masked_texts)
                 except PackageError as error:  # e.g. no checkpoint yet: the bundle says so
                     self._verification[tenant] = {"error": str(error)}
                     continue
@@ -139,7 +144,7 @@ class BundleWriter(ReportWriter):
                     with open(Path(folder) / "package" / name, "rb") as spool:
                         self._copy(f"verification/{tenant}/{name}", spool)
             self._verification[tenant] = {"events": summary.events, "tree_size": summary.tree_size,
-                                          "not_covered": len(summary.not_covered)}
+                                          "not_covered": len(summary.not_covered), "masked": summary.masked}
         offline = resources.files("audit_events.offline")
         self._write(LOG_VERIFIER, offline.joinpath("verify.py").read_bytes())
         self._write(MERKLE, offline.joinpath("merkle.py").read_bytes())
@@ -225,9 +230,9 @@ over.{self._signed_log_readme()}
             return (" That those hashes are the audit trail's own, anyone with access can\n"
                     "confirm against the portal: its read API returns every event's stored hash,\n"
                     "and \"python manage.py verify_chain\" re-verifies the stored chains.")
-        tenants = "\n".join(f"  verification/{t}/  " + (f"{v['events']:,} events, against the checkpoint at "
-                                                          f"{v['tree_size']:,} events" if "error" not in v
-                                                          else f"none: {v['error']}")
+        tenants = "\n".join(f"  verification/{t}/  " + (f"{v['events']:,} events ({v['masked']:,} masked), against "
+                                                          f"the checkpoint at {v['tree_size']:,} events"
+                                                          if "error" not in v else f"none: {v['error']}")
                             for t, v in sorted(self._verification.items()))
         return f"""
 
@@ -244,7 +249,46 @@ verify_log.py needs Python 3.9 or newer and the "cryptography" package, and
 merkle.py beside it. Better still, use your own copies of both (they are the
 portal's audit_events/offline/verify.py and merkle.py). Exit code 0 means the
 events are in the signed log; each other code names a kind of tampering (see
-the portal's docs/VERIFY.md)."""
+the portal's docs/VERIFY.md).{self._masked_readme()}"""
+
+    def _masked_readme(self) -> str:
+        masked = sum(v.get("masked", 0) for v in self._verification.values())
+        if not masked:
+            return ""
+        return f"""
+
+MASKED EVENTS
+Events with personal data masked in these packages: {masked:,}. Their records
+no longer hash to their hashes: the signed log proves only that their hashes
+are in it, not their content (amounts, actor, every other field). verify_log.py
+says so and exits 21 ("masked events not verified"). To accept them on their
+hashes alone, add --allow-masked:
+  python verify_log.py --keys keys.json --allow-masked --within verification/TENANT BUNDLE.zip
+It then exits 0 if nothing else is wrong, and its summary counts the masked
+events whose content it did not verify. To verify their content, ask for the
+report by someone allowed to see the personal data."""
+
+
+class _SpooledTexts(Mapping):
+    """Masked record texts by event id, read back from where they were written in ``spool``:
+    memory keeps an offset and a length per event, not the text."""
+
+    def __init__(self, spool):
+        self.spool, self.places = spool, {}
+
+    def add(self, event_id: str, offset: int, length: int) -> None:
+        self.places[event_id] = (offset, length)
+
+    def __getitem__(self, event_id: str) -> str:
+        offset, length = self.places[event_id]
+        self.spool.seek(offset)
+        return self.spool.read(length).decode("utf-8")
+
+    def __iter__(self):
+        return iter(self.places)
+
+    def __len__(self):
+        return len(self.places)
 
 
 def _json_line(value) -> bytes:

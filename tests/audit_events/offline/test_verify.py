@@ -19,6 +19,7 @@ import rfc8785
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from audit_events.masking import mask_record
 from audit_events.offline import merkle, verify
 from audit_events.offline.verify import canonical_json, main
 
@@ -63,8 +64,8 @@ def leaf(line: dict) -> bytes:
 class Log:
     """A tenant's log made by hand: events chained per aggregate, signed checkpoints."""
 
-    def __init__(self, tenant="acme", key=None):
-        self.tenant, self.key = tenant, key or Ed25519PrivateKey.generate()
+    def __init__(self, tenant="acme", key=None, pii=()):
+        self.tenant, self.key, self.pii = tenant, key or Ed25519PrivateKey.generate(), list(pii)
         self.events: list[dict] = []
         self.heads: dict[str, tuple[int, str]] = {}
         self.checkpoints: list[dict] = []
@@ -74,7 +75,7 @@ class Log:
         return {"event_id": str(uuid.uuid4()), "tenant": self.tenant, "aggregate_type": "Account",
                 "aggregate_id": aggregate, "event_type": "AccountUpdated", "sequence": sequence + 1,
                 "prev_hash": prev_hash, "occurred_at": "2026-11-20T08:30:00.000000Z",
-                "payload": {"n": len(self.events), "note": "Grüße ✓\n\"q\""}, "pii": []} | fields
+                "payload": {"n": len(self.events), "note": "Grüße ✓\n\"q\""}, "pii": self.pii} | fields
 
     def append(self, count: int = 1, aggregates=("a", "b", "c")) -> "Log":
         for _ in range(count):
@@ -88,11 +89,11 @@ class Log:
     def leaves(self) -> list[bytes]:
         return [leaf(line) for line in self.events]
 
-    def checkpoint(self, key=None) -> dict:
+    def checkpoint(self, key=None, time=None) -> dict:
         size = len(self.events)
         document = sign({"tenant": self.tenant, "tree_size": size, "root_hash": merkle.root(self.leaves()).hex(),
                          "previous": checkpoint_hash(self.checkpoints[-1]) if self.checkpoints else None,
-                         "time": f"2026-11-27T06:{len(self.checkpoints):02d}:00.000000Z"}, key or self.key)
+                         "time": time or f"2026-11-27T06:{len(self.checkpoints):02d}:00.000000Z"}, key or self.key)
         self.checkpoints.append(document)
         return document
 
@@ -196,18 +197,113 @@ def test_a_subset_verifies_with_gaps_between_its_events(check, log):
     assert "subset package" in out and "3 inclusion proofs verified" in out and "roots" not in out
 
 
-def test_a_masked_event_is_checked_by_inclusion_only_in_a_subset_and_refused_in_a_full_package(check, log):
-    parts = log.parts(only={2, 3})
+def mask(line: dict, **changes) -> dict:
+    """``line`` as a reader without personal data gets it (its pii masked), ``changes`` made to its
+    record afterwards; marked masked, its hash kept."""
+    record = mask_record(json.loads(line["record"])) | changes
+    return line | {"record": rfc8785.dumps(record).decode(), "masked": True}
+
+
+@pytest.fixture
+def personal(log):
+    """As ``log`` (with its key), every event's ``note`` named personal data."""
+    personal = Log(key=log.key, pii=["/note"])
+    for count in (4, 3, 5):
+        personal.append(count).checkpoint()
+    return personal
+
+
+def test_masked_events_are_reported_unverified_unless_allowed_and_never_said_to_match(check, personal):
+    """A forger changing a masked record's other fields (its amount) keeps its hash: only the
+    hash is proven, so the verifier says so, and exits 21 unless the auditor accepts that."""
+    parts = personal.parts(only={2, 3})
     record = json.loads(parts["events.jsonl"][0]["record"])
-    parts["events.jsonl"][0] |= {"record": rfc8785.dumps(record | {"payload": {"masked": True}}).decode(),
-                                 "masked": True}
+    parts["events.jsonl"][0] = mask(parts["events.jsonl"][0], payload=mask_record(record)["payload"] | {"n": 10**6})
     code, out = check(parts)
+    assert code == 21, out
+    assert f"PROBLEM [masked events not verified] event {record['event_id']} (Account/c sequence 1, leaf 2" in out
+    assert out.rstrip().splitlines()[-1].startswith(
+        "NOT VERIFIED: 1 masked event: only its hash is proven to be in the signed log; its content is not verified")
+    assert "exit 21: masked events not verified" in out and "--allow-masked" in out
+    code, out = check(parts, "--allow-masked")
     assert code == 0, out
-    assert "1 hash recomputed" in out and "1 masked" in out and "2 inclusion proofs verified" in out
-    full = log.parts()
-    full["events.jsonl"][2]["masked"] = True
-    code, out = check(full)
-    assert code == 17 and "marked masked in a full package" in out
+    assert "1 hash recomputed" in out and "1 masked (content not verified" in out and "2 inclusion proofs verified" in out
+    assert "every record matches its hash" not in out and "every unmasked record matches its hash" in out
+    assert "Accepted with --allow-masked: 1 masked event: only its hash is proven to be in the signed log; its " \
+           "content is not verified" in out
+
+    parts = personal.parts(only={2, 3, 4})
+    parts["events.jsonl"][0] = mask(parts["events.jsonl"][0])
+    parts["events.jsonl"][2] = mask(parts["events.jsonl"][2])
+    code, out = check(parts, "--allow-masked")
+    assert code == 0 and "2 masked events: only their hashes are proven to be in the signed log; their content " \
+                         "is not verified" in out, out
+
+
+def test_a_full_package_holds_no_masked_event(check, personal):
+    full = personal.parts()
+    full["events.jsonl"][2] = mask(full["events.jsonl"][2])
+    code, out = check(full, "--allow-masked")
+    assert code == 17 and "marked masked in a full package" in out, out
+
+
+@pytest.mark.parametrize("pii, masked_payload, message", [
+    ([], {"n": 2, "note": {"masked": True}}, "its pii lists no personal data"),
+    (["/note"], {"n": 2, "note": "Grüße"}, 'its personal data at /note is not {"masked": true}'),
+    (["/note"], {"n": 2, "note": {"masked": 1}}, 'its personal data at /note is not {"masked": true}'),
+    (["/note", "/n"], {"n": 2, "note": {"masked": True}}, 'its personal data at /n is not {"masked": true}'),
+    (["/note"], {"n": 2}, "its personal data at /note is missing"),
+    ([5], {"n": 2, "note": {"masked": True}}, "its pii holds something other than JSON Pointers"),
+])
+def test_a_masked_record_must_hold_the_mask_at_each_of_its_pii_pointers(check, personal, pii, masked_payload,
+                                                                       message):
+    parts = personal.parts(only={2})
+    parts["events.jsonl"][0] = mask(parts["events.jsonl"][0], pii=pii, payload=masked_payload)
+    code, out = check(parts, "--allow-masked")
+    assert code == 17, out
+    assert f"marked masked, but {message}" in out and "this is not the stored record masked" in out
+
+
+def test_a_pointer_inside_a_masked_value_is_masked_with_it(check):
+    log = Log(pii=["/note", "/holder", "/holder/name", "/holder/tags/0"])
+    log.record = lambda aggregate, _record=log.record: _record(aggregate) | {"payload": {
+        "note": "n", "holder": {"name": "Ann", "tags": ["x"]}}}
+    log.append(3).checkpoint()
+    parts = log.parts(only={1})
+    parts["events.jsonl"][0] = mask(parts["events.jsonl"][0])
+    assert json.loads(parts["events.jsonl"][0]["record"])["payload"] == {"note": {"masked": True},
+                                                                         "holder": {"masked": True}}
+    code, out = check(parts, "--allow-masked", key=log.key)
+    assert code == 0, out
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"sequence": 5}, "sequence"),
+    ({"aggregate_id": "b"}, "aggregate"),
+    ({"prev_hash": "ab" * 32}, "prev_hash"),
+    ({"sequence": 1}, "sequence"),
+])
+def test_a_masked_records_place_must_agree_with_the_events_it_links_to(check, personal, changes, message):
+    """Aggregate a holds leaves 0, 3, 6, 9 (sequences 1-4); sequence 2 is masked and moved."""
+    parts = personal.parts(only={0, 3, 6})
+    parts["events.jsonl"][1] = mask(parts["events.jsonl"][1], **changes)
+    code, out = check(parts, "--allow-masked")
+    assert code == 17, out
+    modified = [line for line in out.splitlines() if line.startswith("PROBLEM [modified event]")]
+    assert modified and all("masked" in line for line in modified), out
+    assert any(message in line for line in modified), out
+
+
+def test_a_masked_first_event_must_start_its_chain(check, personal):
+    parts = personal.parts(only={3})
+    parts["events.jsonl"][0] = mask(parts["events.jsonl"][0], sequence=1)
+    code, out = check(parts, "--allow-masked")
+    assert code == 17 and "a masked record of sequence 1 with prev_hash " + "0" * 6 not in out, out
+    assert "a masked record of sequence 1 with prev_hash" in out and "only sequence 1 follows 64 zeros" in out
+    parts = personal.parts(only={0})
+    parts["events.jsonl"][0] = mask(parts["events.jsonl"][0], sequence=2)
+    code, out = check(parts, "--allow-masked")
+    assert code == 17 and "a masked record of sequence 2 with prev_hash 0000" in out, out
 
 
 def test_a_package_in_a_folder_of_a_zip_is_found_with_within(tmp_path, capsys, log):
@@ -329,6 +425,71 @@ def test_unknown_key_even_when_the_package_ships_it(check, log, tmp_path, capsys
     assert "keys inside a package are never used" in out
 
 
+@pytest.fixture
+def rotated(tmp_path, log):
+    """``log`` with its key rotated after the checkpoint at size 7 (06:01): the new key signed the
+    one at 12 (06:02). ``keys`` is the keys file the portal publishes then."""
+    new = Ed25519PrivateKey.generate()
+    log.checkpoints[-1] = sign(log.checkpoints[-1], new)
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": [
+        {"key_id": key_id(log.key), "algorithm": "ed25519", "public_key": public_b64(log.key),
+         "created_at": "2026-11-27T05:59:00.000000+00:00", "retired_at": "2026-11-27T06:01:30.000000+00:00"},
+        {"key_id": key_id(new), "algorithm": "ed25519", "public_key": public_b64(new),
+         "created_at": "2026-11-27T06:01:30.000000+00:00", "retired_at": None}]}))
+    return log, new, keys
+
+
+def test_a_rotated_key_verifies_with_the_keys_file(tmp_path, capsys, rotated):
+    log, _, keys = rotated
+    code, out = run(capsys, "--keys", keys, write_package(tmp_path / "p", log.parts()))
+    assert code == 0 and "3 signatures verified" in out, out
+
+
+@pytest.mark.parametrize("time, message", [
+    ("2026-11-27T06:03:00.000000Z", "signed by key {old} at 2026-11-27T06:03:00.000000Z, after the key's retirement "
+                                    "at 2026-11-27T06:01:30+00:00"),
+    ("2026-11-27T06:01:10.000000Z", "signed by key {old} (created 2026-11-27T05:59:00+00:00), but the checkpoint at "
+                                    "size 12 before it was signed by the newer key {new} (created "
+                                    "2026-11-27T06:01:30+00:00)"),
+    ("yesterday", "signed by key {old}, retired at 2026-11-27T06:01:30+00:00, and its time 'yesterday' is not a "
+                  "date-time"),
+])
+def test_a_retired_key_signing_again_is_reported_unless_keys_are_pinned_without_dates(tmp_path, capsys, rotated,
+                                                                                       time, message):
+    """Someone holding the retired key extends the log and signs: after its retirement, or backdated."""
+    log, new, keys = rotated
+    log.append(3).checkpoint(key=log.key, time=time)
+    path = write_package(tmp_path / "p", log.parts())
+    code, out = run(capsys, "--keys", keys, path)
+    assert code == 10, out
+    (only,) = [line for line in out.splitlines() if line.startswith("PROBLEM")]
+    assert only.startswith("PROBLEM [unknown key] checkpoint at size 15 (checkpoints.jsonl line 4): ")
+    assert message.format(old=key_id(log.key), new=key_id(new)) in only
+    assert run(capsys, "--key", public_b64(log.key), "--key", public_b64(new), path)[0] == 0
+
+
+def test_a_checkpoint_you_hold_signed_after_its_keys_retirement(tmp_path, capsys, rotated):
+    log, _, keys = rotated
+    held = tmp_path / "held.json"
+    held.write_text(json.dumps(sign(log.checkpoints[0] | {"time": "2026-11-27T07:00:00.000000Z"}, log.key)))
+    code, out = run(capsys, "--keys", keys, "--checkpoint", held, write_package(tmp_path / "p", log.parts()))
+    assert code == 10 and f"your checkpoint at size 4 ({held}): signed by key {key_id(log.key)} at " \
+                          "2026-11-27T07:00:00.000000Z, after the key's retirement" in out, out
+
+
+@pytest.mark.parametrize("dates, message", [
+    ({"retired_at": "2026-11-27 06:00"}, "retired_at '2026-11-27 06:00' is not a date-time with an offset"),
+    ({"created_at": "2026-11-27T06:00:00"}, "created_at '2026-11-27T06:00:00' is not a date-time with an offset"),
+    ({"created_at": "2026-11-27T06:00:00Z", "retired_at": "2026-11-27T05:00:00Z"}, "is before created_at"),
+])
+def test_a_keys_files_dates_must_be_date_times_in_order(tmp_path, capsys, log, dates, message):
+    keys = tmp_path / "keys.json"
+    keys.write_text(json.dumps({"keys": [{"public_key": public_b64(log.key)} | dates]}))
+    assert main(["--keys", str(keys), str(write_package(tmp_path / "p", log.parts()))]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_rollback_to_a_smaller_size(check, log):
     smaller = sign({k: v for k, v in log.checkpoints[0].items()} | {
         "previous": checkpoint_hash(log.checkpoints[-1]), "time": "2026-11-27T07:00:00.000000Z"}, log.key)
@@ -430,6 +591,20 @@ def test_a_checkpoint_held_outside_reveals_truncation_forks_and_removals(check, 
     parts["consistency.jsonl"] = [consistency(log.checkpoints[0], log.checkpoints[2], log.leaves())]
     code, out = check(parts, "--checkpoint", held)
     assert code == 13 and "your checkpoint at size 7" in out and "it is not among the package's checkpoints" in out
+
+
+def test_a_held_copy_of_another_signing_of_the_same_log_is_a_note_not_a_fork(check, log, tmp_path):
+    """An archive copy whose transaction failed, the same size signed again later (older portals
+    kept both, the second as <size>-<time>.json): same root, same previous, another time."""
+    held = tmp_path / "000000000000007.json"
+    held.write_text(json.dumps(sign(log.checkpoints[1] | {"time": "2026-11-27T06:00:30.000000Z"}, log.key)))
+    code, out = check(log.parts(), "--checkpoint", held)
+    assert code == 0, out
+    assert f"note: your checkpoint at size 7 ({held}) is another signing of the package's checkpoint at that size " \
+           "(time 2026-11-27T06:00:30.000000Z, the package's 2026-11-27T06:01:00.000000Z)" in out
+    held.write_text(json.dumps(sign(log.checkpoints[1] | {"previous": "ab" * 32}, log.key)))
+    code, out = check(log.parts(), "--checkpoint", held)
+    assert code == 12 and "the package's checkpoint at that size differs from it" in out
 
 
 # -- usage and packages that cannot be verified -----------------------------------------------------------
