@@ -554,3 +554,27 @@ class LegalHold(models.Model):
     @property
     def active(self) -> bool:
         return self.released_at is None
+
+
+class SubjectKey(models.Model):
+    """A data subject's key: their personal data in events is sealed under it, and destroying
+    it erases that data everywhere while every hash stays valid (crypto-shredding)."""
+
+    #: what sealed values name (``kid``): random, so it says nothing about the subject
+    key_id = models.CharField(max_length=32, primary_key=True)
+    tenant = models.CharField(max_length=64)
+    #: the event's ``data_subject``, or its aggregate written ``TYPE:ID``
+    subject = models.CharField(max_length=300)
+    #: the 32-byte key, wrapped by the master key (base64); emptied when the key is destroyed
+    wrapped = models.TextField(blank=True)
+    #: which master key wrapped it (``local:<id>`` or the KMS key's ARN)
+    master_key = models.CharField(max_length=300)
+    created_at = models.DateTimeField(auto_now_add=True)
+    destroyed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "audit_subject_key"
+        constraints = [models.UniqueConstraint(fields=["tenant", "subject"], name="subject_key_once")]
+
+    def __str__(self):
+        return f"key {self.key_id} of a {self.tenant} subject"

@@ -152,6 +152,10 @@ AUDIT_CHECKPOINT_CHECK_SECONDS = float(os.environ.get("AUDIT_CHECKPOINT_CHECK_SE
 AUDIT_CHECKPOINT_SIGNER = _choice("AUDIT_CHECKPOINT_SIGNER", "local", ("local", "kms"))
 AUDIT_CHECKPOINT_KEY_FILE = os.environ.get("AUDIT_CHECKPOINT_KEY_FILE") or str(VAR_DIR / "keys" / "checkpoint-ed25519.pem")
 AUDIT_CHECKPOINT_KMS_KEY_ID = os.environ.get("AUDIT_CHECKPOINT_KMS_KEY_ID", "")
+# Who wraps the data subjects' keys (crypto-shredding): a local AES-256 key file, or AWS KMS.
+AUDIT_MASTER_KEY = _choice("AUDIT_MASTER_KEY", "local", ("local", "kms"))
+AUDIT_MASTER_KEY_FILE = os.environ.get("AUDIT_MASTER_KEY_FILE") or str(VAR_DIR / "keys" / "master.key")
+AUDIT_MASTER_KMS_KEY_ID = os.environ.get("AUDIT_MASTER_KMS_KEY_ID", "")
 
 # -- database -------------------------------------------------------------
 

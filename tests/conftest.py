@@ -302,9 +302,11 @@ def aws_client(moto_url):
 
 @pytest.fixture(autouse=True)
 def checkpoint_files(settings, tmp_path_factory):
-    """The local signing key under the session's temporary directory (one key for the session,
-    as one install has one) and an archive directory (checkpoint copies) of the test's own."""
+    """The local signing and master keys under the session's temporary directory (one of each for
+    the session, as one install has them) and an archive directory (checkpoint copies) of the
+    test's own."""
     settings.AUDIT_CHECKPOINT_KEY_FILE = str(tmp_path_factory.getbasetemp() / "keys" / "checkpoint-ed25519.pem")
+    settings.AUDIT_MASTER_KEY_FILE = str(tmp_path_factory.getbasetemp() / "keys" / "master.key")
     archive = tmp_path_factory.mktemp("archive")
     settings.STORAGES = {**settings.STORAGES, "archive": {
         "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(archive)}}}

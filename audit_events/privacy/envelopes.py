@@ -1,0 +1,57 @@
+"""Sealed personal data: a value at a ``pii`` pointer stored as an envelope under its data
+subject's key, so that destroying the key erases the value while the record's hash, computed
+over the envelope, stays valid.
+
+An envelope is ``{"sealed": "A256GCMSIV", "kid": key id, "ct": base64(nonce ‖ ciphertext)}``
+over the value's canonical JSON (RFC 8785), bound to the event and pointer as associated data.
+The nonce is derived from the key, the event id and the pointer, so a publisher's retry of the
+same event seals to the same bytes (appends stay idempotent); AES-GCM-SIV keeps a value's
+secrecy even if one event id and pointer were ever sealed twice with different values.
+"""
+
+import base64
+import hashlib
+import hmac
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
+
+from ..jcs import canonicalize, parse_canonical
+
+__all__ = ["ALGORITHM", "SealError", "is_envelope", "open_value", "seal_value"]
+
+ALGORITHM = "A256GCMSIV"
+_NONCE = 12
+
+
+class SealError(ValueError):
+    """An envelope that does not open with its key here: changed, moved to another event or
+    pointer, or sealed under another key."""
+
+
+def is_envelope(value) -> bool:
+    return isinstance(value, dict) and value.get("sealed") == ALGORITHM and set(value) == {"sealed", "kid", "ct"}
+
+
+def _associated(event_id: str, pointer: str) -> bytes:
+    return f"{event_id}\0{pointer}".encode()
+
+
+def seal_value(value, *, key: bytes, key_id: str, event_id: str, pointer: str) -> dict:
+    """The envelope of ``value`` at ``pointer`` of event ``event_id`` (deterministic)."""
+    associated = _associated(event_id, pointer)
+    nonce = hmac.new(key, b"nonce\0" + associated, hashlib.sha256).digest()[:_NONCE]
+    sealed = AESGCMSIV(key).encrypt(nonce, canonicalize(value), associated)
+    return {"sealed": ALGORITHM, "kid": key_id, "ct": base64.b64encode(nonce + sealed).decode()}
+
+
+def open_value(envelope: dict, *, key: bytes, event_id: str, pointer: str):
+    """The value sealed in ``envelope``; ``SealError`` when it does not open."""
+    try:
+        blob = base64.b64decode(envelope["ct"], validate=True)
+        plain = AESGCMSIV(key).decrypt(blob[:_NONCE], blob[_NONCE:], _associated(event_id, pointer))
+    except (InvalidTag, ValueError, KeyError, TypeError):
+        raise SealError(f"the value at {pointer} of event {event_id} does not open with key "
+                        f"{envelope.get('kid')!r}") from None
+    value, _ = parse_canonical(plain)
+    return value

@@ -1,0 +1,140 @@
+"""Data subjects' keys, wrapped by a master key: made on first use, destroyed on erasure.
+
+``AUDIT_MASTER_KEY`` chooses who wraps them: ``local`` (an AES-256 key file under ``var/keys``,
+made on first use; the embedded default) or ``kms`` (``Encrypt``/``Decrypt`` with the stack's
+KMS key, ``AUDIT_MASTER_KMS_KEY_ID``, the subject bound as encryption context). A destroyed key
+is gone from the database (its wrapped form emptied); nothing else holds it, so what it sealed
+cannot be opened again, anywhere.
+"""
+
+import base64
+import hashlib
+import os
+import secrets
+from abc import ABC, abstractmethod
+from functools import lru_cache
+from pathlib import Path
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..adapters import adapter_from_setting
+from ..models import SubjectKey
+
+__all__ = ["ADAPTERS", "MasterKey", "destroy_subject_key", "get_master_key", "key_by_id", "subject_key"]
+
+ADAPTERS = {
+    "local": "audit_events.privacy.keys.LocalMasterKey",
+    "kms": "audit_events.privacy.keys.KMSMasterKey",
+}
+
+
+class MasterKey(ABC):
+    """Wraps and unwraps subjects' data keys; ``name`` is recorded with each wrapped key."""
+
+    name: str
+
+    @abstractmethod
+    def wrap(self, data_key: bytes, *, context: str) -> bytes:
+        """``data_key`` encrypted, bound to ``context`` (the tenant and subject)."""
+
+    @abstractmethod
+    def unwrap(self, wrapped: bytes, *, context: str) -> bytes:
+        """The data key back; fails when ``context`` differs."""
+
+
+class LocalMasterKey(MasterKey):
+    def __init__(self, path: Path | None = None):
+        self.path = Path(path or settings.AUDIT_MASTER_KEY_FILE)
+
+    def _key(self) -> bytes:
+        if not self.path.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # owner only, never twice
+            with os.fdopen(fd, "wb") as file:
+                file.write(AESGCM.generate_key(bit_length=256))
+        key = self.path.read_bytes()
+        if len(key) != 32:
+            raise ImproperlyConfigured(f"{self.path} holds no 32-byte master key")
+        return key
+
+    @property
+    def name(self) -> str:
+        return "local:" + hashlib.sha256(self._key()).hexdigest()[:16]
+
+    def wrap(self, data_key: bytes, *, context: str) -> bytes:
+        nonce = secrets.token_bytes(12)
+        return nonce + AESGCM(self._key()).encrypt(nonce, data_key, context.encode())
+
+    def unwrap(self, wrapped: bytes, *, context: str) -> bytes:
+        return AESGCM(self._key()).decrypt(wrapped[:12], wrapped[12:], context.encode())
+
+
+class KMSMasterKey(MasterKey):
+    def __init__(self, key_id: str | None = None, client=None):
+        from ..aws import aws_client
+
+        self.name = key_id or settings.AUDIT_MASTER_KMS_KEY_ID
+        if not self.name:
+            raise ImproperlyConfigured("AUDIT_MASTER_KEY=kms needs AUDIT_MASTER_KMS_KEY_ID (the stack's DataKey ARN)")
+        self.client = client or aws_client("kms")
+
+    def wrap(self, data_key: bytes, *, context: str) -> bytes:
+        return self.client.encrypt(KeyId=self.name, Plaintext=data_key,
+                                   EncryptionContext={"subject": context})["CiphertextBlob"]
+
+    def unwrap(self, wrapped: bytes, *, context: str) -> bytes:
+        return self.client.decrypt(KeyId=self.name, CiphertextBlob=wrapped,
+                                   EncryptionContext={"subject": context})["Plaintext"]
+
+
+@lru_cache(maxsize=None)
+def get_master_key() -> MasterKey:
+    """The master key ``settings.AUDIT_MASTER_KEY`` names (built once per process)."""
+    return adapter_from_setting("AUDIT_MASTER_KEY", ADAPTERS)
+
+
+def _context(tenant: str, subject: str) -> str:
+    return f"{tenant}\0{subject}"
+
+
+def subject_key(*, tenant: str, subject: str) -> tuple[str, bytes] | None:
+    """The subject's key id and key, made on first use; ``None`` once it was destroyed (their
+    personal data can no longer be sealed, nor read)."""
+    row = SubjectKey.objects.filter(tenant=tenant, subject=subject).first()
+    if row is None:
+        master, data_key = get_master_key(), AESGCM.generate_key(bit_length=256)
+        try:
+            with transaction.atomic():  # a savepoint: a concurrent first use wins, and is used
+                row = SubjectKey.objects.create(
+                    key_id=secrets.token_hex(16), tenant=tenant, subject=subject, master_key=master.name,
+                    wrapped=base64.b64encode(master.wrap(data_key, context=_context(tenant, subject))).decode())
+            return row.key_id, data_key
+        except IntegrityError:
+            row = SubjectKey.objects.get(tenant=tenant, subject=subject)
+    return None if row.destroyed_at else (row.key_id, _unwrap(row))
+
+
+def key_by_id(key_id: str) -> bytes | None:
+    """The key a sealed value names; ``None`` when it was destroyed (or never existed here)."""
+    row = SubjectKey.objects.filter(key_id=key_id, destroyed_at__isnull=True).first()
+    return None if row is None else _unwrap(row)
+
+
+def _unwrap(row: SubjectKey) -> bytes:
+    return get_master_key().unwrap(base64.b64decode(row.wrapped), context=_context(row.tenant, row.subject))
+
+
+def destroy_subject_key(*, tenant: str, subject: str) -> SubjectKey | None:
+    """Destroy the subject's key for good (its wrapped form emptied); the row stays as the
+    record that it existed and when it was destroyed. ``None`` when the subject has no key."""
+    with transaction.atomic():
+        row = SubjectKey.objects.select_for_update().filter(tenant=tenant, subject=subject).first()
+        if row is None or row.destroyed_at is not None:
+            return row
+        row.wrapped, row.destroyed_at = "", timezone.now()
+        row.save(update_fields=["wrapped", "destroyed_at"])
+    return row

@@ -1,0 +1,84 @@
+"""Data subjects' keys and sealed values: the ground crypto-shredding stands on."""
+
+import uuid
+
+import pytest
+from hypothesis import given, settings as hypothesis_settings, strategies as st
+
+from audit_events.aws import aws_client
+from audit_events.models import SubjectKey
+from audit_events.privacy.envelopes import SealError, is_envelope, open_value, seal_value
+from audit_events.privacy.keys import (
+    KMSMasterKey, LocalMasterKey, destroy_subject_key, get_master_key, key_by_id, subject_key,
+)
+from tests.conftest import AWS_TEST_ENV
+
+pytestmark = pytest.mark.django_db
+KEY = bytes(range(32))
+EVENT = "6f1c8a52-3a0e-4b7e-9d55-0c1f2b3a4d5e"
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(max_size=40),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12)
+
+
+@hypothesis_settings(max_examples=200, deadline=None)
+@given(value=json_values)
+def test_a_sealed_value_opens_to_itself_and_seals_the_same_way_again(value):
+    envelope = seal_value(value, key=KEY, key_id="k1", event_id=EVENT, pointer="/holder/name")
+    assert is_envelope(envelope) and envelope["kid"] == "k1"
+    assert open_value(envelope, key=KEY, event_id=EVENT, pointer="/holder/name") == value
+    # A publisher's retry seals to the same bytes: the record, and its hash, are the same.
+    assert seal_value(value, key=KEY, key_id="k1", event_id=EVENT, pointer="/holder/name") == envelope
+
+
+def test_an_envelope_opens_only_where_it_was_sealed_and_unchanged():
+    envelope = seal_value({"name": "Ann"}, key=KEY, key_id="k1", event_id=EVENT, pointer="/holder")
+    for where in ({"event_id": str(uuid.uuid4()), "pointer": "/holder"}, {"event_id": EVENT, "pointer": "/other"}):
+        with pytest.raises(SealError):
+            open_value(envelope, key=KEY, **where)  # moved to another event or field
+    with pytest.raises(SealError):
+        open_value(envelope, key=bytes(32), event_id=EVENT, pointer="/holder")  # another key
+    flipped = envelope | {"ct": envelope["ct"][:-4] + ("AAAA" if envelope["ct"][-4:] != "AAAA" else "BBBB")}
+    with pytest.raises(SealError):
+        open_value(flipped, key=KEY, event_id=EVENT, pointer="/holder")
+
+
+def test_a_subjects_key_is_made_once_read_by_id_and_destroyed_for_good():
+    made = subject_key(tenant="acme", subject="pat-42")
+    assert subject_key(tenant="acme", subject="pat-42") == made  # the same key each time
+    assert subject_key(tenant="globex", subject="pat-42") != made  # per tenant
+    key_id, key = made
+    assert key_by_id(key_id) == key
+    row = SubjectKey.objects.get(key_id=key_id)
+    assert key.hex() not in row.wrapped and row.master_key.startswith("local:")
+    destroyed = destroy_subject_key(tenant="acme", subject="pat-42")
+    assert destroyed.destroyed_at is not None and destroyed.wrapped == ""
+    assert key_by_id(key_id) is None and subject_key(tenant="acme", subject="pat-42") is None
+    assert destroy_subject_key(tenant="acme", subject="nobody") is None
+
+
+def test_the_local_master_key_binds_each_wrapped_key_to_its_subject(tmp_path):
+    master = LocalMasterKey(tmp_path / "master.key")
+    wrapped = master.wrap(KEY, context="acme\0pat-42")
+    assert master.unwrap(wrapped, context="acme\0pat-42") == KEY
+    with pytest.raises(Exception):
+        master.unwrap(wrapped, context="acme\0pat-43")
+    assert (tmp_path / "master.key").stat().st_mode & 0o077 == 0
+
+
+def test_kms_wraps_subjects_keys_with_the_subject_as_encryption_context(moto_url, monkeypatch, settings):
+    for name, value in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": moto_url}.items():
+        monkeypatch.setenv(name, value)
+    arn = aws_client("kms").create_key(Description="data key")["KeyMetadata"]["Arn"]
+    settings.AUDIT_MASTER_KEY, settings.AUDIT_MASTER_KMS_KEY_ID = "kms", arn
+    get_master_key.cache_clear()
+    try:
+        key_id, key = subject_key(tenant="acme", subject="pat-7")
+        assert SubjectKey.objects.get(key_id=key_id).master_key == arn and key_by_id(key_id) == key
+        wrapped = KMSMasterKey().wrap(KEY, context="acme\0pat-7")
+        with pytest.raises(Exception):
+            KMSMasterKey().unwrap(wrapped, context="acme\0pat-8")
+    finally:
+        get_master_key.cache_clear()
