@@ -36,6 +36,8 @@ def event_content(event: EventIn, event_id: str) -> dict:
     }
     if event.trace_id is not None:
         content["trace_id"] = event.trace_id
+    if event.data_subject is not None:
+        content["data_subject"] = event.data_subject
     return content
 
 

@@ -200,6 +200,8 @@ class EventIn(BaseModel):
     occurred_at: Timestamp
     actor: ActorIn
     trace_id: TraceId | None = None
+    #: whose personal data the event holds (e.g. a patient id); absent: the aggregate itself
+    data_subject: AggregateId | None = None
     classification: Classification = Classification.INTERNAL
     payload: dict[str, Any]
     pii: list[str] = Field(default_factory=list, max_length=MAX_PII_POINTERS)
