@@ -21,6 +21,8 @@ from ..store import StoredEvent
 __all__ = ["MerkleLogProjection", "OutOfOrderError", "TenantTree"]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
+#: stored nodes read per query by ``TenantTree.load_for``
+NODE_CHUNK = 500
 
 
 class OutOfOrderError(Exception):
@@ -131,8 +133,46 @@ class TenantTree:
     def root(self, size: int) -> bytes:
         return self.subtree(0, size) if size else EMPTY_ROOT
 
+    def load_for(self, *, inclusions=(), consistencies=()) -> None:
+        """Read every stored node these proofs will need, in few queries: the proofs are walked
+        first without the database, then the nodes read ``NODE_CHUNK`` to a query. ``inclusions`` are
+        (index, size) pairs, ``consistencies`` (old size, new size) pairs."""
+        recorder = _NodeRecorder(self.tenant)
+        for index, size in inclusions:
+            recorder.inclusion(index, size)
+        for old, new in consistencies:
+            recorder.consistency(old, new)
+        wanted = sorted(recorder.wanted)
+        for start in range(0, len(wanted), NODE_CHUNK):
+            chunk = wanted[start:start + NODE_CHUNK]
+            levels: dict[int, list[int]] = defaultdict(list)
+            for level, index in chunk:
+                levels[level].append(index)
+            where = Q()
+            for level, indexes in levels.items():
+                where |= Q(level=level, index__in=indexes)
+            for level, index, digest in MerkleNode.objects.filter(where, tenant=self.tenant).values_list(
+                    "level", "index", "hash"):
+                try:
+                    self.remember(level, index, bytes.fromhex(digest))
+                except ValueError:  # a mangled node: the proof that needs it reads it again and fails
+                    continue
+
     def inclusion(self, index: int, size: int) -> list[bytes]:
         return inclusion_proof(index, size, self.subtree)
 
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:
         return consistency_proof(old_size, new_size, self.subtree)
+
+
+class _NodeRecorder(TenantTree):
+    """Walks proofs without reading anything, noting the stored nodes they would read."""
+
+    def __init__(self, tenant: str):
+        super().__init__(tenant)
+        self.wanted: set[tuple[int, int]] = set()
+
+    def node(self, level: int, index: int) -> bytes:
+        self.wanted.add((level, index))
+        return bytes(32)
+

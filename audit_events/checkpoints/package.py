@@ -26,7 +26,6 @@ from ..jcs import canonicalize
 from ..models import Checkpoint, MerkleLeaf, MerkleLog, MerkleNode
 from ..store import StoredEvent, get_event_store
 from .log import TenantTree
-from .status import _NodeRecorder
 
 __all__ = ["PACKAGE_FILES", "PackageError", "PackageSummary", "export_package"]
 
@@ -199,24 +198,9 @@ def _chosen(chosen: list[tuple[int, str, int]], summary: PackageSummary) -> Iter
 
 def _load_nodes(tree: TenantTree, size: int, leaf_indexes: list[int], checkpoints: list[dict]) -> None:
     """Put in ``tree`` every stored node the inclusion proofs at ``size`` and the consistency
-    proofs between ``checkpoints`` will read: walked first without the database, then read a
-    chunk of indexes per query (a range where they are dense)."""
-    recorder = _NodeRecorder(tree.tenant)
-    for leaf_index in leaf_indexes:
-        recorder.inclusion(leaf_index, size)
-    for old, new in zip(checkpoints, checkpoints[1:]):
-        recorder.consistency(old["tree_size"], new["tree_size"])
-    for level, indexes in sorted(recorder.wanted.items()):
-        for chunk in _chunks(sorted(indexes)):
-            nodes = MerkleNode.objects.filter(tenant=tree.tenant, level=level)
-            if chunk[-1] - chunk[0] < 2 * len(chunk):
-                nodes = nodes.filter(index__gte=chunk[0], index__lte=chunk[-1])
-            else:
-                nodes = nodes.filter(index__in=chunk)
-            wanted = set(chunk)
-            for index, digest in nodes.values_list("index", "hash"):
-                if index in wanted:
-                    tree.remember(level, index, bytes.fromhex(digest))
+    proofs between ``checkpoints`` will read."""
+    tree.load_for(inclusions=[(index, size) for index in leaf_indexes],
+                  consistencies=[(old["tree_size"], new["tree_size"]) for old, new in zip(checkpoints, checkpoints[1:])])
 
 
 def _chunks(items: list) -> Iterator[list]:

@@ -7,14 +7,9 @@ answers for all of the page's events; its signature is checked once, and the sto
 proof needs are read in one query per tenant.
 """
 
-from collections import defaultdict
 from collections.abc import Iterable
-from functools import reduce
-from operator import or_
 
-from django.db.models import Q
-
-from ..models import Checkpoint, MerkleLeaf, MerkleNode
+from ..models import Checkpoint, MerkleLeaf
 from ..offline.merkle import leaf_hash, verify_inclusion
 from ..store import StoredEvent
 from .log import TenantTree
@@ -66,30 +61,9 @@ def _included(event: StoredEvent, leaf: MerkleLeaf, checkpoint: Checkpoint, tree
         return False
 
 
-class _NodeRecorder(TenantTree):
-    """Walks proofs without reading anything, noting the stored nodes they would read."""
-
-    def __init__(self, tenant: str):
-        super().__init__(tenant)
-        self.wanted: dict[int, set[int]] = defaultdict(set)
-
-    def node(self, level: int, index: int) -> bytes:
-        self.wanted[level].add(index)
-        return bytes(32)
-
-
 def _tree_with_nodes(tenant: str, size: int, leaf_indexes: list[int]) -> TenantTree:
-    """The tenant's tree holding every stored node the leaves' proofs at ``size`` need, read
-    in one query (the upper nodes are shared by most proofs)."""
-    recorder, tree = _NodeRecorder(tenant), TenantTree(tenant)
-    for index in leaf_indexes:
-        recorder.inclusion(index, size)
-    if recorder.wanted:
-        where = reduce(or_, (Q(level=level, index__in=sorted(indexes)) for level, indexes in recorder.wanted.items()))
-        rows = MerkleNode.objects.filter(where, tenant=tenant).values_list("level", "index", "hash")
-        for level, index, digest in rows:
-            try:
-                tree.remember(level, index, bytes.fromhex(digest))
-            except ValueError:  # a mangled node: the proof that needs it reads it again and fails
-                continue
+    """The tenant's tree holding every stored node the leaves' proofs at ``size`` need (the upper
+    nodes are shared by most proofs)."""
+    tree = TenantTree(tenant)
+    tree.load_for(inclusions=[(index, size) for index in leaf_indexes])
     return tree
