@@ -18,6 +18,7 @@ from . import selectors, services
 from .auth import PublisherKeyAuth
 from .ingest import IngestError, parse_events
 from .jcs import CanonicalizationError
+from .privacy.sealing import SubjectErasedError
 from .schema import MAX_BATCH_EVENTS, SAFE_INTEGER
 from .search import SearchQuery, SearchQueryError, parse_search_params
 from .store import AppendConflictError, EventTooLargeError, StoreBusyError
@@ -157,6 +158,8 @@ def append_events(request):
         return response
     except CanonicalizationError as exc:  # validation should have caught it: say so, not 500
         return json_response({"detail": f"an event cannot be canonicalised: {exc}"}, 422)
+    except SubjectErasedError as exc:  # nothing of the batch was written
+        return json_response({"detail": str(exc)}, 409)
     status = 201 if any(r.status == "created" for r in results) else 200
     return json_response({"results": [r.as_dict() for r in results]}, status)
 
@@ -167,17 +170,21 @@ def append_events(request):
     response={200: dict, 401: ErrorOut, 404: ErrorOut},
     summary="Read one event",
     description=(
-        "Publishers read their tenants' events exactly as hashed. People (personal "
-        "token or session) read what their policies allow, with personal data masked "
-        "unless they may see it. Anything else answers 404."
+        "Publishers read their tenants' events exactly as hashed (personal data sealed). "
+        "People (personal token or session) read what their policies allow, with personal "
+        "data opened if they may see it, masked if not, and shown erased once its data "
+        "subject was erased. `?view=stored` gives anyone who may read the event its stored "
+        "form, exactly as hashed. Anything else answers 404."
     ),
 )
-def read_event(request, event_id: str):
+def read_event(request, event_id: str, view: Literal["visible", "stored"] = "visible"):
     reader = reader_for(request.auth, request)
     event = selectors.event_for(reader=reader, event_id=event_id)
     if event is None:
         return json_response({"detail": f"event {event_id} not found"}, 404)
-    return json_response(reader.render(event))
+    # The stored form is what was hashed: personal data sealed, so anyone who may see the
+    # event can recompute its hash, and no one reads a value from it.
+    return json_response(event.to_json() if view == "stored" else reader.render(event))
 
 
 @router.get(

@@ -101,26 +101,27 @@ def _context(tenant: str, subject: str) -> str:
     return f"{tenant}\0{subject}"
 
 
-def subject_key(*, tenant: str, subject: str) -> tuple[str, bytes] | None:
+def subject_key(*, tenant: str, subject: str, using: str = "default") -> tuple[str, bytes] | None:
     """The subject's key id and key, made on first use; ``None`` once it was destroyed (their
-    personal data can no longer be sealed, nor read)."""
-    row = SubjectKey.objects.filter(tenant=tenant, subject=subject).first()
+    personal data can no longer be sealed, nor read). ``using``: the database the events go to."""
+    keys = SubjectKey.objects.using(using)
+    row = keys.filter(tenant=tenant, subject=subject).first()
     if row is None:
         master, data_key = get_master_key(), AESGCM.generate_key(bit_length=256)
         try:
-            with transaction.atomic():  # a savepoint: a concurrent first use wins, and is used
-                row = SubjectKey.objects.create(
+            with transaction.atomic(using=using):  # a savepoint: a concurrent first use wins, and is used
+                row = keys.create(
                     key_id=secrets.token_hex(16), tenant=tenant, subject=subject, master_key=master.name,
                     wrapped=base64.b64encode(master.wrap(data_key, context=_context(tenant, subject))).decode())
             return row.key_id, data_key
         except IntegrityError:
-            row = SubjectKey.objects.get(tenant=tenant, subject=subject)
+            row = keys.get(tenant=tenant, subject=subject)
     return None if row.destroyed_at else (row.key_id, _unwrap(row))
 
 
-def key_by_id(key_id: str) -> bytes | None:
+def key_by_id(key_id: str, using: str = "default") -> bytes | None:
     """The key a sealed value names; ``None`` when it was destroyed (or never existed here)."""
-    row = SubjectKey.objects.filter(key_id=key_id, destroyed_at__isnull=True).first()
+    row = SubjectKey.objects.using(using).filter(key_id=key_id, destroyed_at__isnull=True).first()
     return None if row is None else _unwrap(row)
 
 

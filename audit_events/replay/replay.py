@@ -65,7 +65,21 @@ def _visible_events(store, reader: Reader, tenant, aggregate_type, aggregate_id,
     return events, visible
 
 
-def state_at(
+def state_at(store: EventStore, reader: Reader, tenant: str, aggregate_type: str, aggregate_id: str,
+             **when) -> StateResult | None:
+    """The state the reader may see after ``sequence`` or as of ``at``; ``None`` if out of scope.
+
+    Folds stored (sealed) or masked payloads; personal data the reader may see is opened in
+    the result (shown erased where its subject's key was destroyed)."""
+    from ..privacy.sealing import KeyCache, open_sealed
+
+    result = _state_at(store, reader, tenant, aggregate_type, aggregate_id, **when)
+    if result is not None:
+        result.state = open_sealed(result.state, getattr(reader, "_keys", None) or KeyCache())
+    return result
+
+
+def _state_at(
     store: EventStore,
     reader: Reader,
     tenant: str,
@@ -87,7 +101,7 @@ def state_at(
         # The log held a prefix of the chain at any moment: find it, then replay by sequence.
         # Appends to an aggregate are serialised: recorded times rise with the sequence.
         upto = _last_by(store, (tenant, aggregate_type, aggregate_id), "recorded_at", at)
-        result = state_at(store, reader, tenant, aggregate_type, aggregate_id, sequence=upto)
+        result = _state_at(store, reader, tenant, aggregate_type, aggregate_id, sequence=upto)
         if result is not None and result.last_event_id:
             last = store.get(result.last_event_id)
             result.as_of = last.record.get("recorded_at") if last else result.as_of

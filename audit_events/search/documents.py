@@ -37,11 +37,14 @@ def _words(value, out: list[str]) -> None:
         out.append(str(value))
 
 
-def document_for(event: StoredEvent) -> dict:
-    """The fields of the event's search document."""
+def document_for(event: StoredEvent, keys=None) -> dict:
+    """The fields of the event's search document. Personal data is opened from its sealed
+    form (``keys``: a ``KeyCache`` shared by a batch); once erased, it is not indexed."""
+    from ..privacy.sealing import ERASED, KeyCache, open_record
+
     # The stored shape: its pii pointers resolve there (an upcast payload may
     # have moved a field, and with it personal data into the public words).
-    record = event.record
+    record = open_record(event.record, keys or KeyCache())
     actor = record.get("actor") or {}
     payload = record.get("payload") or {}
     pii_words: list[str] = []
@@ -53,9 +56,11 @@ def document_for(event: StoredEvent) -> dict:
         public_payload = deepcopy(payload)
         for pointer in sorted(pointers, key=len, reverse=True):
             try:
-                _words(resolve_pointer(payload, pointer), pii_words)
+                value = resolve_pointer(payload, pointer)
             except KeyError:
                 continue
+            if value != ERASED:
+                _words(value, pii_words)
             parent_pointer, _, last = pointer.rpartition("/")
             try:
                 parent = resolve_pointer(public_payload, parent_pointer)

@@ -19,6 +19,7 @@ from opensearchpy.helpers import bulk
 from ..readers import Reader
 from ..store import StoredEvent
 from .base import TOTAL_LIMIT, SearchIndex, SearchResult
+from ..privacy.sealing import KeyCache
 from .documents import document_for
 from .query import FACETS, SearchQuery, decode_cursor, encode_cursor, histogram_interval
 
@@ -127,9 +128,9 @@ class OpenSearchIndex(SearchIndex):
         if not events:
             return
         self.ensure_ready()
-        actions, names = [], set()
+        actions, names, keys = [], set(), KeyCache()
         for event in events:
-            document = document_for(event)
+            document = document_for(event, keys)
             document.pop("ip_hex")  # the ip field itself answers CIDR queries here
             name = self._index_name(document["recorded_at"])
             names.add(name)

@@ -19,6 +19,7 @@ from ..models import SearchDocument
 from ..readers import Reader
 from ..store import StoredEvent
 from .base import SearchIndex, SearchResult
+from ..privacy.sealing import KeyCache
 from .documents import document_for
 from .tags import DAY_PREFIXES, day_tokens, value_token
 from .query import FACETS, SearchQuery, decode_cursor, encode_cursor, histogram_interval
@@ -47,7 +48,8 @@ class SQLSearchIndex(SearchIndex):
         return SearchDocument.objects.using(self.using)
 
     def index(self, events: Sequence[StoredEvent]) -> None:
-        documents = [SearchDocument(**document_for(event)) for event in events]
+        keys = KeyCache(self.using)  # each subject's key read once per batch, from the events' database
+        documents = [SearchDocument(**document_for(event, keys)) for event in events]
         if documents:
             self._docs().bulk_create(
                 documents, update_conflicts=True, unique_fields=["position"], update_fields=_FIELDS

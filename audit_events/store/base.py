@@ -8,7 +8,7 @@ import orjson
 
 from ..hashing import GENESIS_HASH, event_hash
 from ..jcs import canonicalize
-from ..records import content_of, stream_key
+from ..records import content_of, event_content, stream_key
 from ..schema import EventIn
 
 __all__ = [
@@ -199,6 +199,23 @@ def check_record_size(index: int, event_id: str, canonical: bytes) -> None:
             f"events[{index}]: event {event_id} is {len(canonical)} bytes as stored; the limit is "
             f"{MAX_RECORD_BYTES} (shorten its payload or its pii pointers)", index=index, event_id=event_id)
 
+
+
+def sealed_content(event, event_id: str, keys, previous: tuple[dict, str] | None = None) -> dict:
+    """The event's content as it is stored: its personal data sealed under its subject's key
+    (``audit_events.privacy.sealing``). A retry of an event stored before its subject was erased
+    can no longer be sealed: it is the stored event again when all else is the same."""
+    from ..masking import mask_record
+    from ..privacy.sealing import SubjectErasedError, seal_content
+
+    content = event_content(event, event_id)
+    try:
+        return seal_content(content, keys)
+    except SubjectErasedError:
+        if previous is not None and canonicalize(mask_record(content)) == canonicalize(
+                mask_record(content_of(previous[0]))):
+            return content_of(previous[0])
+        raise
 
 
 def duplicate_result(index: int, content: dict, record: dict, digest: str) -> AppendResult:

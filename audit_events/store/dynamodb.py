@@ -42,7 +42,8 @@ from django.utils import timezone
 
 from ..hashing import GENESIS_HASH, event_hash
 from ..jcs import canonicalize
-from ..records import build_record, content_of, event_content, stream_key
+from ..privacy.sealing import KeyCache
+from ..records import build_record, content_of, stream_key
 from ..schema import EventIn, format_timestamp, parse_timestamp
 from .base import (
     AppendConflictError,
@@ -58,6 +59,7 @@ from .base import (
     check_restored_id,
     duplicate_result,
     restored_link,
+    sealed_content,
 )
 
 __all__ = ["DynamoDBEventStore", "FEED_PAGE", "MAX_ATOMIC_EVENTS", "record_filter"]
@@ -232,9 +234,10 @@ class DynamoDBEventStore(EventStore):
         heads = dict(heads)
         plan: list[_Planned] = []
         in_batch: dict[str, tuple[dict, AppendResult]] = {}
+        subject_keys = KeyCache()  # each subject's key looked up once per batch
         for local, (event, event_id) in enumerate(zip(events, ids)):
             index = offset + local
-            content = event_content(event, event_id)
+            content = sealed_content(event, event_id, subject_keys, stored.get(event_id))
             if event_id in stored:
                 record, digest = stored[event_id]
                 plan.append(_Planned(index, None, None, None, None, duplicate_result(index, content, record, digest)))

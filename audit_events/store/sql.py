@@ -13,7 +13,8 @@ from ..hashing import GENESIS_HASH, event_hash
 from ..jcs import canonicalize
 from ..models import AggregateHead
 from ..models import StoredEvent as EventRow
-from ..records import build_record, content_of, event_content, stream_key
+from ..privacy.sealing import KeyCache
+from ..records import build_record, content_of, stream_key
 from ..schema import EventIn, format_timestamp, parse_timestamp
 from .base import (
     AppendResult,
@@ -25,6 +26,7 @@ from .base import (
     check_restored_id,
     duplicate_result,
     restored_link,
+    sealed_content,
 )
 
 _HEX32 = re.compile(r"[0-9a-f]{32}")
@@ -118,11 +120,12 @@ class SQLEventStore(EventStore):
         results: list[AppendResult] = []
         rows = []
         in_batch: dict[str, tuple[dict, AppendResult]] = {}  # event_id -> (record, result)
+        subject_keys = KeyCache(self.using)  # each subject's key looked up once per batch
         changed_heads = {}
         for index, event in enumerate(events):
             event_id = str(event.event_id) if event.event_id is not None else str(uuid.uuid4())
-            content = event_content(event, event_id)
             previous = stored.get(event_id)
+            content = sealed_content(event, event_id, subject_keys, previous)
             if previous is not None:
                 record, digest = previous
                 results.append(duplicate_result(index, content, record, digest))

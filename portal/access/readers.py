@@ -15,6 +15,7 @@ from .audit import record_access
 from .breakglass import notify_admins
 from .engine import compile_policies, decide, event_attributes, opensearch_filter, q_filter, tenant_scope
 from audit_events.masking import mask_record
+from audit_events.privacy.sealing import KeyCache, open_record
 from .policy import Subject
 from .selectors import subject_for
 
@@ -75,6 +76,7 @@ class UserReader(Reader):
         # million events, but few combinations of those.
         self._tested = tuple(sorted({c.attr for p in self.subject.policies for c in p.conditions}))
         self._decisions: dict[tuple, object] = {}
+        self._keys = KeyCache()  # subjects' keys, for this reader's reads only
 
     def may_read(self, action: str, event: StoredEvent) -> bool:
         decision = self._decide(action, event)
@@ -128,15 +130,20 @@ class UserReader(Reader):
         return decision.allowed and (self.subject.pii or decision.via_break_glass)
 
     def render(self, event: StoredEvent) -> str:
-        if not event.record.get("pii") or self.may_see_pii(event):
+        if not event.record.get("pii"):
             return event.to_json()
-        return orjson.dumps({**mask_record(event.record), "hash": event.hash}).decode()
+        return orjson.dumps({**self.visible_record(event), "hash": event.hash}).decode()
 
     def visible_record(self, event: StoredEvent) -> dict:
         """``render`` as a dict, without its ``hash`` and without a JSON round trip
-        (pages and exports read many). It may be the stored record: do not change it."""
-        if not event.record.get("pii") or self.may_see_pii(event):
+        (pages and exports read many). It may be the stored record: do not change it.
+
+        Personal data is opened from its sealed form for those who may see it (shown erased
+        where its subject's key was destroyed), and masked for everyone else."""
+        if not event.record.get("pii"):
             return event.record
+        if self.may_see_pii(event):
+            return open_record(event.record, self._keys)
         return mask_record(event.record)
 
     def audit(self, kind: str, *, target: dict, details: dict | None = None) -> None:

@@ -12,6 +12,9 @@ from audit_events.store.dynamodb import MAX_ATOMIC_EVENTS, DynamoDBEventStore
 from tests.audit_events.store.contracts import EventStoreContract, event, new_id
 from tests.conftest import AWS_TEST_ENV
 
+# Personal data is sealed under keys kept in the SQL database, whichever the store.
+pytestmark = pytest.mark.django_db
+
 
 @pytest.fixture
 def aws_endpoint(moto_url, monkeypatch):

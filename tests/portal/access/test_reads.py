@@ -47,8 +47,10 @@ def test_with_permission_reads_exactly_as_hashed(make_person, as_user, events):
     response = as_user(auditor).get(f"/api/v1/events/{events['acme'][0].event_id}")
     assert response.status_code == 200
     body = json.loads(response.content)
-    assert body["payload"]["holder"]["name"] == "Ann Secret-Name"
-    assert record_hash(body) == body["hash"]
+    assert body["payload"]["holder"]["name"] == "Ann Secret-Name"  # opened from its sealed form
+    stored = json.loads(as_user(auditor).get(f"/api/v1/events/{events['acme'][0].event_id}?view=stored").content)
+    assert stored["payload"]["holder"]["name"]["sealed"] == "A256GCMSIV"
+    assert record_hash(stored) == stored["hash"]  # exactly as hashed
     page = as_user(auditor).get("/api/v1/aggregates/acme/Account/acc-1/events").json()
     assert [e["sequence"] for e in page["events"]] == [1, 2]
 
