@@ -14,6 +14,7 @@ even if one event id and pointer were ever sealed twice with different values.
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCMSIV
@@ -34,10 +35,16 @@ def is_envelope(value) -> bool:
     return isinstance(value, dict) and value.get("sealed") == ALGORITHM and set(value) == {"sealed", "kid", "ct"}
 
 
+@lru_cache(maxsize=256)
+def _cipher(key: bytes) -> AESGCMSIV:
+    # The key schedule once per key, not per value: a batch seals many values under few keys.
+    return AESGCMSIV(key)
+
+
 def seal_value(value, *, key: bytes, key_id: str, event_id: str, pointer: str) -> dict:
     """The envelope of ``value`` at ``pointer`` of event ``event_id`` (deterministic)."""
     nonce = hmac.new(key, f"nonce\0{event_id}\0{pointer}".encode(), hashlib.sha256).digest()[:_NONCE]
-    sealed = AESGCMSIV(key).encrypt(nonce, canonicalize(value), key_id.encode())
+    sealed = _cipher(key).encrypt(nonce, canonicalize(value), key_id.encode())
     return {"sealed": ALGORITHM, "kid": key_id, "ct": base64.b64encode(nonce + sealed).decode()}
 
 
@@ -45,7 +52,7 @@ def open_value(envelope: dict, *, key: bytes):
     """The value sealed in ``envelope``; ``SealError`` when it does not open."""
     try:
         blob = base64.b64decode(envelope["ct"], validate=True)
-        plain = AESGCMSIV(key).decrypt(blob[:_NONCE], blob[_NONCE:], str(envelope["kid"]).encode())
+        plain = _cipher(key).decrypt(blob[:_NONCE], blob[_NONCE:], str(envelope["kid"]).encode())
     except (InvalidTag, ValueError, KeyError, TypeError):
         raise SealError(f"a sealed value does not open with key {envelope.get('kid')!r}") from None
     value, _ = parse_canonical(plain)

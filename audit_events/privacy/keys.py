@@ -19,12 +19,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..adapters import adapter_from_setting
 from ..models import SubjectKey
 
-__all__ = ["ADAPTERS", "MasterKey", "destroy_subject_key", "get_master_key", "key_by_id", "subject_key"]
+__all__ = ["ADAPTERS", "MasterKey", "destroy_subject_key", "get_master_key", "key_by_id", "subject_key",
+           "subject_keys"]
 
 ADAPTERS = {
     "local": "audit_events.privacy.keys.LocalMasterKey",
@@ -49,8 +51,14 @@ class MasterKey(ABC):
 class LocalMasterKey(MasterKey):
     def __init__(self, path: Path | None = None):
         self.path = Path(path or settings.AUDIT_MASTER_KEY_FILE)
+        self._cached: bytes | None = None
 
     def _key(self) -> bytes:
+        if self._cached is None:  # read once: every key a batch seals is unwrapped with it
+            self._cached = self._read()
+        return self._cached
+
+    def _read(self) -> bytes:
         if not self.path.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # owner only, never twice
@@ -117,6 +125,36 @@ def subject_key(*, tenant: str, subject: str, using: str = "default") -> tuple[s
         except IntegrityError:
             row = keys.get(tenant=tenant, subject=subject)
     return None if row.destroyed_at else (row.key_id, _unwrap(row))
+
+
+def subject_keys(pairs, *, using: str = "default") -> dict[tuple[str, str], tuple[str, bytes] | None]:
+    """``subject_key`` for many (tenant, subject) pairs at once: one read per 200 pairs, and
+    the missing keys made together (a batch of events names many subjects)."""
+    pairs, found = sorted(set(pairs)), {}
+    keys = SubjectKey.objects.using(using)
+
+    def read(chunk):
+        where = Q()
+        for tenant, subject in chunk:
+            where |= Q(tenant=tenant, subject=subject)
+        for row in keys.filter(where):
+            found[(row.tenant, row.subject)] = None if row.destroyed_at else (row.key_id, _unwrap(row))
+
+    for start in range(0, len(pairs), 200):
+        read(pairs[start:start + 200])
+    missing = [pair for pair in pairs if pair not in found]
+    if missing:
+        master = get_master_key()
+        made = {}
+        for tenant, subject in missing:
+            data_key = AESGCM.generate_key(bit_length=256)
+            made[(tenant, subject)] = SubjectKey(
+                key_id=secrets.token_hex(16), tenant=tenant, subject=subject, master_key=master.name,
+                wrapped=base64.b64encode(master.wrap(data_key, context=_context(tenant, subject))).decode())
+        keys.bulk_create(made.values(), ignore_conflicts=True)  # a concurrent first use wins, and is used
+        for start in range(0, len(missing), 200):
+            read(missing[start:start + 200])
+    return found
 
 
 def key_by_id(key_id: str, using: str = "default") -> bytes | None:

@@ -235,6 +235,7 @@ class DynamoDBEventStore(EventStore):
         plan: list[_Planned] = []
         in_batch: dict[str, tuple[dict, AppendResult]] = {}
         subject_keys = KeyCache()  # each subject's key looked up once per batch
+        subject_keys.preload(events)
         for local, (event, event_id) in enumerate(zip(events, ids)):
             index = offset + local
             content = sealed_content(event, event_id, subject_keys, stored.get(event_id))

@@ -121,6 +121,7 @@ class SQLEventStore(EventStore):
         rows = []
         in_batch: dict[str, tuple[dict, AppendResult]] = {}  # event_id -> (record, result)
         subject_keys = KeyCache(self.using)  # each subject's key looked up once per batch
+        subject_keys.preload(events)
         changed_heads = {}
         for index, event in enumerate(events):
             event_id = str(event.event_id) if event.event_id is not None else str(uuid.uuid4())
