@@ -46,6 +46,16 @@ class ConsistencyQuery(Schema):
     to: int = Field(ge=1, description="The newer tree size.")
 
 
+def _reader_of_tenant(request, tenant: str, action: str):
+    """The reader, if they may read ``tenant``'s log; else ``None``, the refusal audited (the
+    caller answers 404, alike for a tenant that does not exist)."""
+    reader = reader_for(request.auth, request)
+    if tenant_readable(reader, tenant):
+        return reader
+    reader.audit("ReadRefused", target={"tenant": tenant}, details={"action": action})
+    return None
+
+
 def _no_tenant(tenant: str):
     return json_response({"detail": f"no log you may read for tenant {tenant!r}"}, 404)
 
@@ -68,13 +78,11 @@ def event_proof(request, event_id: str):
 @router.get("/checkpoints", auth=READ_AUTH, response={200: dict, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
             summary="A tenant's signed checkpoints, oldest first")
 def list_checkpoints(request, query: Query[CheckpointsQuery]):
-    reader = reader_for(request.auth, request)
-    target = {"tenant": query.tenant}
-    if not tenant_readable(reader, query.tenant):
-        reader.audit("ReadRefused", target=target, details={"action": "checkpoints"})
+    reader = _reader_of_tenant(request, query.tenant, "checkpoints")
+    if reader is None:
         return _no_tenant(query.tenant)
     found = checkpoints_of(tenant=query.tenant, after_size=query.after_size, limit=query.limit)
-    reader.audit("CheckpointsListed", target=target, details={"after_size": query.after_size, "returned": len(found)})
+    reader.audit("CheckpointsListed", target={"tenant": query.tenant}, details={"after_size": query.after_size, "returned": len(found)})
     return json_response({"checkpoints": found})
 
 
@@ -82,17 +90,15 @@ def list_checkpoints(request, query: Query[CheckpointsQuery]):
             response={200: dict, 400: ErrorOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
             summary="A consistency proof between two signed checkpoints of a tenant's log (RFC 6962 §2.1.2)")
 def checkpoint_consistency(request, query: Query[ConsistencyQuery]):
-    reader = reader_for(request.auth, request)
-    target = {"tenant": query.tenant}
-    if not tenant_readable(reader, query.tenant):
-        reader.audit("ReadRefused", target=target, details={"action": "checkpoint_consistency"})
+    reader = _reader_of_tenant(request, query.tenant, "checkpoint_consistency")
+    if reader is None:
         return _no_tenant(query.tenant)
     try:
         proof = consistency_of(tenant=query.tenant, old_size=query.from_, new_size=query.to)
     except ValueError as exc:
         field, _, message = str(exc).partition(": ")
         return json_response({"detail": "invalid parameters", "errors": [{"field": field, "message": message}]}, 400)
-    reader.audit("CheckpointConsistencyRead", target=target, details={"from": query.from_, "to": query.to})
+    reader.audit("CheckpointConsistencyRead", target={"tenant": query.tenant}, details={"from": query.from_, "to": query.to})
     return json_response(proof)
 
 
