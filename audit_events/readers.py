@@ -35,6 +35,16 @@ class Reader(ABC):
         """
         return None
 
+    @property
+    def keys(self):
+        """The subjects' keys this reader's reads open sealed values with (``KeyCache``), looked
+        up once per reader: a request, a page, a report."""
+        if getattr(self, "_key_cache", None) is None:
+            from .privacy.sealing import KeyCache
+
+            self._key_cache = KeyCache()
+        return self._key_cache
+
     @abstractmethod
     def render(self, event: StoredEvent) -> str:
         """The event as this reader may see it, as JSON text (masked where required)."""

@@ -2,14 +2,12 @@
 
 from typing import TYPE_CHECKING
 
-from .alerts.rules import CLASSIFICATIONS
+from .alerts.rules import classification_rank
 from .readers import Reader
 from .store import StoredEvent, get_event_store
 
 if TYPE_CHECKING:
     from .search import SearchResult
-
-CLASSIFICATION_RANK = {name: rank for rank, name in enumerate(CLASSIFICATIONS)}
 
 __all__ = [
     "aggregate_classification", "aggregate_events_for", "event_for", "last_visible_sequence", "latest_verification", "projection_lag",
@@ -51,7 +49,7 @@ def aggregate_events_for(
         return None
     for event in events:
         reader.may_read("view_timeline", event)  # notes reads that only break-glass allows
-    highest = max((e.record["classification"] for e in events), key=CLASSIFICATION_RANK.get, default=None)
+    highest = max((e.record["classification"] for e in events), key=classification_rank, default=None)
     reader.audit("TimelineViewed", target=target | ({"classification": highest} if highest else {}),
                  details={"after": after, "returned": len(events)})
     return events, events[-1].sequence if more else None

@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
 
-__all__ = ["BusinessHours", "MatchRule", "RuleSpec", "SilenceRule", "ThresholdRule", "parse_rule_spec"]
+__all__ = ["BusinessHours", "MatchRule", "RuleSpec", "SilenceRule", "ThresholdRule", "classification_rank",
+           "parse_rule_spec"]
 
 CLASSIFICATIONS = ("public", "internal", "confidential", "restricted")
 EventType = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z*][A-Za-z0-9_.*-]*$")]
@@ -92,7 +93,7 @@ class MatchRule(_Typed):
     def matches(self, event_type: str, classification: str, occurred_at: datetime) -> bool:
         if not self.matches_type(event_type):
             return False
-        if self.min_classification and _rank(classification) < _rank(self.min_classification):
+        if self.min_classification and classification_rank(classification) < classification_rank(self.min_classification):
             return False
         return self.outside_hours is None or not self.outside_hours.holds(occurred_at)
 
@@ -103,7 +104,8 @@ class SilenceRule(_Spec):
     group_by: Literal["tenant", "actor"] = "tenant"
 
 
-def _rank(classification: str) -> int:
+def classification_rank(classification: str) -> int:
+    """Where a classification stands, lowest first (-1: unknown, below every rule's minimum)."""
     return CLASSIFICATIONS.index(classification) if classification in CLASSIFICATIONS else -1
 
 

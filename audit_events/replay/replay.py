@@ -71,11 +71,11 @@ def state_at(store: EventStore, reader: Reader, tenant: str, aggregate_type: str
 
     Folds stored (sealed) or masked payloads; personal data the reader may see is opened in
     the result (shown erased where its subject's key was destroyed)."""
-    from ..privacy.sealing import KeyCache, open_sealed
+    from ..privacy.sealing import open_sealed
 
     result = _state_at(store, reader, tenant, aggregate_type, aggregate_id, **when)
     if result is not None:
-        result.state = open_sealed(result.state, getattr(reader, "_keys", None) or KeyCache())
+        result.state = open_sealed(result.state, reader.keys)
     return result
 
 

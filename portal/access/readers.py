@@ -15,7 +15,7 @@ from .audit import record_access
 from .breakglass import notify_admins
 from .engine import compile_policies, decide, event_attributes, opensearch_filter, q_filter, tenant_scope
 from audit_events.masking import mask_record
-from audit_events.privacy.sealing import KeyCache, open_record
+from audit_events.privacy.sealing import open_record
 from .policy import Subject
 from .selectors import subject_for
 
@@ -76,7 +76,6 @@ class UserReader(Reader):
         # million events, but few combinations of those.
         self._tested = tuple(sorted({c.attr for p in self.subject.policies for c in p.conditions}))
         self._decisions: dict[tuple, object] = {}
-        self._keys = KeyCache()  # subjects' keys, for this reader's reads only
 
     def may_read(self, action: str, event: StoredEvent) -> bool:
         decision = self._decide(action, event)
@@ -143,7 +142,7 @@ class UserReader(Reader):
         if not event.record.get("pii"):
             return event.record
         if self.may_see_pii(event):
-            return open_record(event.record, self._keys)
+            return open_record(event.record, self.keys)
         return mask_record(event.record)
 
     def audit(self, kind: str, *, target: dict, details: dict | None = None) -> None:
