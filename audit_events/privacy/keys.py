@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -40,8 +40,8 @@ class MasterKey(ABC):
     name: str
 
     @abstractmethod
-    def wrap(self, data_key: bytes, *, context: str) -> bytes:
-        """``data_key`` encrypted, bound to ``context`` (the tenant and subject)."""
+    def new_key(self, *, context: str) -> tuple[bytes, bytes]:
+        """A new 32-byte data key and its wrapped form, bound to ``context`` (tenant, subject)."""
 
     @abstractmethod
     def unwrap(self, wrapped: bytes, *, context: str) -> bytes:
@@ -73,9 +73,9 @@ class LocalMasterKey(MasterKey):
     def name(self) -> str:
         return "local:" + hashlib.sha256(self._key()).hexdigest()[:16]
 
-    def wrap(self, data_key: bytes, *, context: str) -> bytes:
-        nonce = secrets.token_bytes(12)
-        return nonce + AESGCM(self._key()).encrypt(nonce, data_key, context.encode())
+    def new_key(self, *, context: str) -> tuple[bytes, bytes]:
+        data_key, nonce = AESGCM.generate_key(bit_length=256), secrets.token_bytes(12)
+        return data_key, nonce + AESGCM(self._key()).encrypt(nonce, data_key, context.encode())
 
     def unwrap(self, wrapped: bytes, *, context: str) -> bytes:
         return AESGCM(self._key()).decrypt(wrapped[:12], wrapped[12:], context.encode())
@@ -90,9 +90,11 @@ class KMSMasterKey(MasterKey):
             raise ImproperlyConfigured("AUDIT_MASTER_KEY=kms needs AUDIT_MASTER_KMS_KEY_ID (the stack's DataKey ARN)")
         self.client = client or aws_client("kms")
 
-    def wrap(self, data_key: bytes, *, context: str) -> bytes:
-        return self.client.encrypt(KeyId=self.name, Plaintext=data_key,
-                                   EncryptionContext={"subject": context})["CiphertextBlob"]
+    def new_key(self, *, context: str) -> tuple[bytes, bytes]:
+        # GenerateDataKey, not Encrypt: the stages' roles hold it (and Decrypt) on the stack's DataKey.
+        made = self.client.generate_data_key(KeyId=self.name, KeySpec="AES_256",
+                                             EncryptionContext={"subject": context})
+        return made["Plaintext"], made["CiphertextBlob"]
 
     def unwrap(self, wrapped: bytes, *, context: str) -> bytes:
         return self.client.decrypt(KeyId=self.name, CiphertextBlob=wrapped,
@@ -112,19 +114,7 @@ def _context(tenant: str, subject: str) -> str:
 def subject_key(*, tenant: str, subject: str, using: str = "default") -> tuple[str, bytes] | None:
     """The subject's key id and key, made on first use; ``None`` once it was destroyed (their
     personal data can no longer be sealed, nor read). ``using``: the database the events go to."""
-    keys = SubjectKey.objects.using(using)
-    row = keys.filter(tenant=tenant, subject=subject).first()
-    if row is None:
-        master, data_key = get_master_key(), AESGCM.generate_key(bit_length=256)
-        try:
-            with transaction.atomic(using=using):  # a savepoint: a concurrent first use wins, and is used
-                row = keys.create(
-                    key_id=secrets.token_hex(16), tenant=tenant, subject=subject, master_key=master.name,
-                    wrapped=base64.b64encode(master.wrap(data_key, context=_context(tenant, subject))).decode())
-            return row.key_id, data_key
-        except IntegrityError:
-            row = keys.get(tenant=tenant, subject=subject)
-    return None if row.destroyed_at else (row.key_id, _unwrap(row))
+    return subject_keys({(tenant, subject)}, using=using)[(tenant, subject)]
 
 
 def subject_keys(pairs, *, using: str = "default") -> dict[tuple[str, str], tuple[str, bytes] | None]:
@@ -145,13 +135,12 @@ def subject_keys(pairs, *, using: str = "default") -> dict[tuple[str, str], tupl
     missing = [pair for pair in pairs if pair not in found]
     if missing:
         master = get_master_key()
-        made = {}
+        made = []
         for tenant, subject in missing:
-            data_key = AESGCM.generate_key(bit_length=256)
-            made[(tenant, subject)] = SubjectKey(
-                key_id=secrets.token_hex(16), tenant=tenant, subject=subject, master_key=master.name,
-                wrapped=base64.b64encode(master.wrap(data_key, context=_context(tenant, subject))).decode())
-        keys.bulk_create(made.values(), ignore_conflicts=True)  # a concurrent first use wins, and is used
+            _, wrapped = master.new_key(context=_context(tenant, subject))
+            made.append(SubjectKey(key_id=secrets.token_hex(16), tenant=tenant, subject=subject,
+                                   master_key=master.name, wrapped=base64.b64encode(wrapped).decode()))
+        keys.bulk_create(made, ignore_conflicts=True)  # a concurrent first use wins, and is used
         for start in range(0, len(missing), 200):
             read(missing[start:start + 200])
     return found

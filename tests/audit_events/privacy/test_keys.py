@@ -62,8 +62,8 @@ def test_a_subjects_key_is_made_once_read_by_id_and_destroyed_for_good():
 
 def test_the_local_master_key_binds_each_wrapped_key_to_its_subject(tmp_path):
     master = LocalMasterKey(tmp_path / "master.key")
-    wrapped = master.wrap(KEY, context="acme\0pat-42")
-    assert master.unwrap(wrapped, context="acme\0pat-42") == KEY
+    key, wrapped = master.new_key(context="acme\0pat-42")
+    assert master.unwrap(wrapped, context="acme\0pat-42") == key and len(key) == 32
     with pytest.raises(Exception):
         master.unwrap(wrapped, context="acme\0pat-43")
     assert (tmp_path / "master.key").stat().st_mode & 0o077 == 0
@@ -78,7 +78,7 @@ def test_kms_wraps_subjects_keys_with_the_subject_as_encryption_context(moto_url
     try:
         key_id, key = subject_key(tenant="acme", subject="pat-7")
         assert SubjectKey.objects.get(key_id=key_id).master_key == arn and key_by_id(key_id) == key
-        wrapped = KMSMasterKey().wrap(KEY, context="acme\0pat-7")
+        _, wrapped = KMSMasterKey().new_key(context="acme\0pat-7")
         with pytest.raises(Exception):
             KMSMasterKey().unwrap(wrapped, context="acme\0pat-8")
     finally:
