@@ -12,6 +12,8 @@ from django.utils.safestring import mark_safe
 register = template.Library()
 
 MASK = {"masked": True}
+ERASED = {"erased": True}  # audit_events.privacy.sealing.ERASED: the subject's key is destroyed
+BADGES = (MASK, ERASED)
 
 
 @register.filter
@@ -38,14 +40,17 @@ def _leaf(value):
     if value == MASK:
         return format_html('<span class="portal-masked" title="{}">masked</span>',
                            "Personal data: your access does not include it")
+    if value == ERASED:
+        return format_html('<span class="portal-masked portal-erased" title="{}">erased</span>',
+                           "Personal data erased: the data subject's key was destroyed")
     if isinstance(value, str):
         return format_html('<span class="portal-string">{}</span>', json.dumps(value, ensure_ascii=False))
     return format_html('<span class="portal-scalar">{}</span>', json.dumps(value))
 
 
 def _tree(value, pointer: str, personal: set[str]):
-    if value == MASK or not isinstance(value, (dict, list)) or not value:
-        if isinstance(value, (dict, list)) and value != MASK:
+    if value in BADGES or not isinstance(value, (dict, list)) or not value:
+        if isinstance(value, (dict, list)) and value not in BADGES:
             return format_html('<span class="portal-scalar">{}</span>', "{}" if isinstance(value, dict) else "[]")
         return _leaf(value)
     items = value.items() if isinstance(value, dict) else enumerate(value)
@@ -61,14 +66,14 @@ def _tree(value, pointer: str, personal: set[str]):
 
 @register.simple_tag
 def json_tree(value, personal=()):
-    """A nested list of the value; masked values say so, personal-data fields are labelled."""
+    """A nested list of the value; masked and erased values say so, personal-data fields are labelled."""
     return _tree(value, "", set(personal or ()))
 
 
 @register.filter
 def json_value(value):
-    """One value, compact (a masked one as a badge)."""
-    if isinstance(value, (dict, list)) and value != MASK:
+    """One value, compact (a masked or erased one as a badge)."""
+    if isinstance(value, (dict, list)) and value not in BADGES:
         text = json.dumps(value, ensure_ascii=False, sort_keys=True)
         return format_html('<code>{}</code>', text if len(text) <= 300 else text[:300] + "…")
     return _leaf(value)

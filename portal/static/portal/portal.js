@@ -55,12 +55,17 @@
 
   // The same tree as the server's json_tree tag, built with text nodes only.
   function tree(value) {
-    var isMasked = value && typeof value === "object" && !Array.isArray(value) &&
-      Object.keys(value).length === 1 && value.masked === true;
-    if (isMasked) {
+    var badge = value && typeof value === "object" && !Array.isArray(value) &&
+      Object.keys(value).length === 1 && (value.masked === true || value.erased === true);
+    if (badge) {
       var m = document.createElement("span");
-      m.className = "portal-masked"; m.textContent = "masked";
-      m.title = "Personal data: your access does not include it";
+      if (value.erased === true) {
+        m.className = "portal-masked portal-erased"; m.textContent = "erased";
+        m.title = "Personal data erased: the data subject's key was destroyed";
+      } else {
+        m.className = "portal-masked"; m.textContent = "masked";
+        m.title = "Personal data: your access does not include it";
+      }
       return m;
     }
     if (value === null || typeof value !== "object" || Object.keys(value).length === 0) {
