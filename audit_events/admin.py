@@ -1,13 +1,16 @@
 """Admin for publisher keys and a read-only view of stored events."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
 from .models import (
-    AggregateState, AlertRule, FailedProjection, LegalHold, ProjectionCheckpoint, PublisherKey, StoredEvent,
+    AggregateState, AlertRule, ErasureRequest, FailedProjection, LegalHold, ProjectionCheckpoint, PublisherKey,
+    StoredEvent,
 )
 from .services import check_tenant_names
 
@@ -254,3 +257,159 @@ class LegalHoldAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+
+
+class ErasureRequestForm(forms.ModelForm):
+    """Asking is checked by the service (the key, holds, a request already waiting, the
+    asker's own rights), each problem on its field, before anyone is asked to approve."""
+
+    user = None  # set per request by ErasureRequestAdmin.get_form
+
+    class Meta:
+        model = ErasureRequest
+        fields = ["tenant", "subject", "reason"]
+
+    def clean(self):
+        from .privacy.erasure import ErasureError, check_erasure_request
+
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            check_erasure_request(tenant=data["tenant"].strip(), subject=data["subject"].strip(),
+                                  reason=data["reason"].strip(), user=self.user)
+        except ErasureError as error:
+            self.add_error(error.field, str(error).partition(": ")[2])
+        return data
+
+
+class ErasureDecisionForm(forms.Form):
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+                           label="Why the request is turned down")
+
+    def __init__(self, *args, approve: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.approve = approve
+        if approve:
+            del self.fields["note"]
+        else:
+            self.fields["note"].required = True
+
+
+@admin.register(ErasureRequest)
+class ErasureRequestAdmin(admin.ModelAdmin):
+    """One admin asks to erase a data subject; a second one approves (the key is destroyed,
+    the signed receipt kept here) or rejects. Requests are never edited or deleted."""
+
+    form = ErasureRequestForm
+    list_display = ["__str__", "tenant", "subject", "requested_by", "requested_at", "status", "decided_by",
+                    "decided_at"]
+    list_filter = ["status", "tenant"]
+    search_fields = ["=tenant", "=subject"]
+    actions = ["approve", "reject"]
+    fields = ["tenant", "subject", "reason", "requested_by", "requested_at", "status", "decided_by", "decided_at",
+              "decision_note", "signed_receipt"]
+    readonly_fields = ["requested_by", "requested_at", "status", "decided_by", "decided_at", "decision_note",
+                       "signed_receipt"]
+
+    def get_queryset(self, request):
+        """One's own requests, and those of the tenants one may erase in."""
+        from django.db.models import Q
+
+        from portal.access.selectors import may_erase
+
+        requests = super().get_queryset(request).select_related("requested_by", "decided_by")
+        if request.user.is_superuser:
+            return requests
+        tenants = [t for t in requests.values_list("tenant", flat=True).distinct()
+                   if may_erase(request.user, tenant=t)]
+        return requests.filter(Q(tenant__in=tenants) | Q(requested_by=request.user))
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.user = request.user  # a class made for this request
+        return form
+
+    def get_fields(self, request, obj=None):
+        return ["tenant", "subject", "reason"] if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.fields
+
+    @admin.display(description="signed receipt")
+    def signed_receipt(self, erasure):
+        import json
+
+        if not erasure.receipt:
+            return "—"
+        return format_html("<pre>{}</pre>", json.dumps(erasure.receipt, indent=2, sort_keys=True))
+
+    def save_model(self, request, obj, form, change):
+        from .privacy.erasure import request_erasure
+
+        asked = request_erasure(tenant=obj.tenant, subject=obj.subject, reason=obj.reason,
+                                requested_by=request.user, request=request)
+        for field in asked._meta.concrete_fields:  # the admin's messages describe obj
+            setattr(obj, field.attname, getattr(asked, field.attname))
+
+    def log_addition(self, request, obj, message):
+        pass  # the service wrote ErasureRequested to the access audit
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_approve_permission(self, request):
+        return request.user.has_perm("audit_events.approve_erasurerequest")
+
+    def has_decide_permission(self, request):  # rejecting; the person who asked may withdraw
+        return self.has_approve_permission(request) or request.user.has_perm("audit_events.add_erasurerequest")
+
+    @admin.action(description="Approve: erase the selected data subjects", permissions=["approve"])
+    def approve(self, request, queryset):
+        return self._decide(request, queryset, approve=True)
+
+    @admin.action(description="Reject the selected requests", permissions=["decide"])
+    def reject(self, request, queryset):
+        return self._decide(request, queryset, approve=False)
+
+    def _decide(self, request, queryset, *, approve: bool):
+        """A confirmation page first (destroying a key cannot be undone), then the service
+        decides each request; a refusal is reported and leaves that request waiting."""
+        from .privacy.erasure import ErasureError, approve_erasure, reject_erasure
+        from .privacy.holds import LegalHoldError
+
+        waiting = list(queryset.filter(status=ErasureRequest.PENDING))
+        if not waiting:
+            self.message_user(request, "None of the selected requests is waiting for approval.", messages.WARNING)
+            return None
+        confirmed = request.POST.get("confirm") == "yes"
+        form = ErasureDecisionForm(request.POST if confirmed else None, approve=approve)
+        if confirmed and form.is_valid():
+            for erasure in waiting:
+                try:
+                    if approve:
+                        done = approve_erasure(erasure=erasure, approver=request.user, request=request)
+                        self.message_user(request, f"Erased request #{done.pk}: {done.receipt['events']} event(s) "
+                                                   f"now read as erased; key {done.receipt['key_id']} destroyed.")
+                    else:
+                        reject_erasure(erasure=erasure, by=request.user, note=form.cleaned_data["note"],
+                                       request=request)
+                        self.message_user(request, f"Rejected request #{erasure.pk}.")
+                except (ErasureError, LegalHoldError) as refused:
+                    self.message_user(request, f"Request #{erasure.pk}: {refused}", messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Approve erasure" if approve else "Reject erasure requests",
+            "approve": approve,
+            "requests": waiting,
+            "form": form,
+            "action": request.POST.get("action"),
+            "selected": [e.pk for e in waiting],
+            "action_checkbox_name": ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(request, "admin/audit_events/erasurerequest/decide.html", context)

@@ -578,3 +578,36 @@ class SubjectKey(models.Model):
 
     def __str__(self):
         return f"key {self.key_id} of a {self.tenant} subject"
+
+
+class ErasureRequest(models.Model):
+    """A request to erase a data subject, carried out only when a second admin approves it:
+    destroying a key cannot be undone, so no one person does it from the portal alone."""
+
+    PENDING, ERASED, REJECTED = "pending", "erased", "rejected"
+    STATUSES = [(PENDING, "waiting for approval"), (ERASED, "erased"), (REJECTED, "rejected")]
+
+    tenant = models.CharField(max_length=64)
+    #: the event's ``data_subject``, or an aggregate written ``TYPE:ID``
+    subject = models.CharField(max_length=300)
+    reason = models.TextField(help_text="Why: the data subject's request and its reference (e.g. Art. 17, R-88).")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=8, choices=STATUSES, default=PENDING)
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    #: why a request was rejected
+    decision_note = models.TextField(blank=True)
+    #: the signed erasure receipt, once erased
+    receipt = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        db_table = "audit_erasure_request"
+        ordering = ["-requested_at"]
+        permissions = [("approve_erasurerequest", "Can approve another admin's erasure request")]
+        constraints = [models.UniqueConstraint(fields=["tenant", "subject"], condition=models.Q(status="pending"),
+                                               name="erasure_request_pending_once")]
+
+    def __str__(self):
+        return f"erasure request #{self.pk} in {self.tenant}"

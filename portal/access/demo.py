@@ -25,10 +25,13 @@ DEMO_USERS = {
 }
 
 # Django permissions the policies do not carry (the access file sets none): a group per job,
-# name -> (permissions, members). The compliance officer triages alerts; the admin is a
-# superuser; auditors and the analyst read the inbox of their tenants without acting on it.
+# name -> (permissions, members). The compliance officer triages alerts and asks for erasures,
+# which the admin (a superuser) approves; auditors and the analyst read the inbox of their
+# tenants without acting on it.
 DEMO_GROUPS = {
     "alert-triage": (["audit_events.view_alert", "audit_events.change_alert"], ["compliance"]),
+    "erasure-requests": (["audit_events.view_erasurerequest", "audit_events.add_erasurerequest",
+                          "audit_events.view_legalhold"], ["compliance"]),
 }
 
 
@@ -56,9 +59,12 @@ def demo_access_document(passwords: dict[str, str]) -> dict:
         },
         {
             "name": "compliance-officer",
-            "description": "Exports reports over their tenants and reviews the access audit.",
+            "description": "Exports reports over their tenants, reviews the access audit, asks for erasures.",
             "policies": [
                 {"effect": "allow", "actions": ["export_report"], "conditions": within_scope},
+                {"effect": "allow", "actions": ["erase_subject"], "conditions": [
+                    {"attr": "tenant", "op": "in", "value": "subject.tenants"}],
+                 "description": "asks for data subjects to be erased; another admin approves"},
                 {"effect": "allow", "actions": READS + ["export_report"], "conditions": [
                     {"attr": "tenant", "op": "eq", "value": "_portal"}],
                  "description": "who looked at what, and reports of it"},

@@ -33,6 +33,7 @@ ACTIONS = (
     "view_pii",
     "manage_access",
     "break_glass",
+    "erase_subject",
 )
 ATTRIBUTES = (
     "tenant",
@@ -49,7 +50,7 @@ SUBJECT_PREFIX = "subject."
 
 Action = Literal[
     "search", "view_event", "view_timeline", "replay_state", "export_report",
-    "view_pii", "manage_access", "break_glass", "*",
+    "view_pii", "manage_access", "break_glass", "erase_subject", "*",
 ]
 
 

@@ -11,7 +11,7 @@ from .policy import PolicySpec, Subject
 
 log = logging.getLogger(__name__)
 
-__all__ = ["may_manage_access", "subject_for"]
+__all__ = ["may_erase", "may_manage_access", "subject_for"]
 
 
 def subject_for(user) -> Subject:
@@ -61,3 +61,15 @@ def may_manage_access(user, *, tenant: str = "_portal") -> bool:
     if user.is_superuser:
         return True
     return decide(subject_for(user), "manage_access", {"tenant": tenant}, now=timezone.now()).allowed
+
+
+def may_erase(user, *, tenant: str) -> bool:
+    """Whether ``user``'s policies let them ask for, or approve, erasing a data subject of
+    ``tenant`` (superusers always; the Django permissions and the four-eyes rule come on top)."""
+    from .engine import decide
+
+    if user is None or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return decide(subject_for(user), "erase_subject", {"tenant": tenant}, now=timezone.now()).allowed
