@@ -1,16 +1,18 @@
 """Data subjects' keys, wrapped by a master key: made on first use, destroyed on erasure.
 
 ``AUDIT_MASTER_KEY`` chooses who wraps them: ``local`` (an AES-256 key file under ``var/keys``,
-made on first use; the embedded default) or ``kms`` (``Encrypt``/``Decrypt`` with the stack's
-KMS key, ``AUDIT_MASTER_KMS_KEY_ID``, the subject bound as encryption context). A destroyed key
-is gone from the database (its wrapped form emptied); nothing else holds it, so what it sealed
-cannot be opened again, anywhere.
+made on first use; the embedded default) or ``kms`` (``GenerateDataKey``/``Decrypt`` with the
+stack's KMS key, ``AUDIT_MASTER_KMS_KEY_ID``, the subject bound as encryption context). A
+destroyed key is gone from the database (its wrapped form emptied), so what it sealed cannot be
+opened again, anywhere: every use reads the key's row first. (A process may still hold the
+unwrapped key in memory for at most ``_Unwrapped.TTL`` seconds, unused.)
 """
 
 import base64
 import hashlib
 import os
 import secrets
+import time
 from abc import ABC, abstractmethod
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +21,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from ..adapters import adapter_from_setting
@@ -118,42 +119,84 @@ def subject_key(*, tenant: str, subject: str, using: str = "default") -> tuple[s
 
 
 def subject_keys(pairs, *, using: str = "default") -> dict[tuple[str, str], tuple[str, bytes] | None]:
-    """``subject_key`` for many (tenant, subject) pairs at once: one read per 200 pairs, and
-    the missing keys made together (a batch of events names many subjects)."""
+    """``subject_key`` for many (tenant, subject) pairs at once: one read per tenant and 500
+    subjects, and the missing keys made together (a batch of events names many subjects).
+
+    The rows are read every time, so a destroyed key is never used; only unwrapping, which is a
+    KMS call in AWS, is spared by the process's cache of unwrapped keys (``_Unwrapped``)."""
     pairs, found = sorted(set(pairs)), {}
-    keys = SubjectKey.objects.using(using)
 
-    def read(chunk):
-        where = Q()
-        for tenant, subject in chunk:
-            where |= Q(tenant=tenant, subject=subject)
-        for row in keys.filter(where):
-            found[(row.tenant, row.subject)] = None if row.destroyed_at else (row.key_id, _unwrap(row))
+    def read(wanted):
+        by_tenant: dict[str, list[str]] = {}
+        for tenant, subject in wanted:
+            by_tenant.setdefault(tenant, []).append(subject)
+        for tenant, subjects in by_tenant.items():
+            for start in range(0, len(subjects), 500):
+                rows = SubjectKey.objects.using(using).filter(tenant=tenant, subject__in=subjects[start:start + 500])
+                for key_id, subject, wrapped, destroyed_at in rows.values_list(
+                        "key_id", "subject", "wrapped", "destroyed_at"):
+                    found[(tenant, subject)] = None if destroyed_at else (
+                        key_id, UNWRAPPED.get(key_id, wrapped, tenant=tenant, subject=subject))
 
-    for start in range(0, len(pairs), 200):
-        read(pairs[start:start + 200])
+    read(pairs)
     missing = [pair for pair in pairs if pair not in found]
     if missing:
         master = get_master_key()
         made = []
         for tenant, subject in missing:
-            _, wrapped = master.new_key(context=_context(tenant, subject))
-            made.append(SubjectKey(key_id=secrets.token_hex(16), tenant=tenant, subject=subject,
-                                   master_key=master.name, wrapped=base64.b64encode(wrapped).decode()))
-        keys.bulk_create(made, ignore_conflicts=True)  # a concurrent first use wins, and is used
-        for start in range(0, len(missing), 200):
-            read(missing[start:start + 200])
+            plain, wrapped = master.new_key(context=_context(tenant, subject))
+            row = SubjectKey(key_id=secrets.token_hex(16), tenant=tenant, subject=subject,
+                             master_key=master.name, wrapped=base64.b64encode(wrapped).decode())
+            UNWRAPPED.put(row.key_id, row.wrapped, plain)  # unused (and soon dropped) if a concurrent one won
+            made.append(row)
+        SubjectKey.objects.using(using).bulk_create(made, ignore_conflicts=True)  # a concurrent first use wins
+        read(missing)
     return found
 
 
 def key_by_id(key_id: str, using: str = "default") -> bytes | None:
     """The key a sealed value names; ``None`` when it was destroyed (or never existed here)."""
-    row = SubjectKey.objects.using(using).filter(key_id=key_id, destroyed_at__isnull=True).first()
-    return None if row is None else _unwrap(row)
+    row = SubjectKey.objects.using(using).filter(key_id=key_id, destroyed_at__isnull=True).values_list(
+        "tenant", "subject", "wrapped").first()
+    return None if row is None else UNWRAPPED.get(key_id, row[2], tenant=row[0], subject=row[1])
 
 
-def _unwrap(row: SubjectKey) -> bytes:
-    return get_master_key().unwrap(base64.b64decode(row.wrapped), context=_context(row.tenant, row.subject))
+class _Unwrapped:
+    """Subjects' keys this process unwrapped lately, by key id and wrapped form.
+
+    Consulted only after the key's row was read and found alive, so an erasure takes effect at
+    once in every process; what it saves is the master key's unwrap (a KMS ``Decrypt`` per
+    subject per batch in AWS). Entries live ``TTL`` seconds, at most ``LIMIT`` of them."""
+
+    TTL, LIMIT = 300.0, 20_000
+
+    def __init__(self):
+        self._keys: dict[str, tuple[str, bytes, float]] = {}
+
+    def get(self, key_id: str, wrapped: str, *, tenant: str, subject: str) -> bytes:
+        hit = self._keys.get(key_id)
+        if hit is not None and hit[0] == wrapped and hit[2] > time.monotonic():
+            return hit[1]
+        key = get_master_key().unwrap(base64.b64decode(wrapped), context=_context(tenant, subject))
+        self.put(key_id, wrapped, key)
+        return key
+
+    def put(self, key_id: str, wrapped: str, key: bytes) -> None:
+        if len(self._keys) >= self.LIMIT:
+            now = time.monotonic()
+            self._keys = {k: v for k, v in self._keys.items() if v[2] > now}
+            if len(self._keys) >= self.LIMIT:
+                self._keys.clear()
+        self._keys[key_id] = (wrapped, key, time.monotonic() + self.TTL)
+
+    def forget(self, key_id: str) -> None:
+        self._keys.pop(key_id, None)
+
+    def clear(self) -> None:
+        self._keys.clear()
+
+
+UNWRAPPED = _Unwrapped()
 
 
 def destroy_subject_key(*, tenant: str, subject: str) -> SubjectKey | None:
@@ -165,4 +208,5 @@ def destroy_subject_key(*, tenant: str, subject: str) -> SubjectKey | None:
             return row
         row.wrapped, row.destroyed_at = "", timezone.now()
         row.save(update_fields=["wrapped", "destroyed_at"])
+    UNWRAPPED.forget(row.key_id)  # never used again (rows are read first), and not kept either
     return row

@@ -9,7 +9,8 @@ from audit_events.aws import aws_client
 from audit_events.models import SubjectKey
 from audit_events.privacy.envelopes import SealError, is_envelope, open_value, seal_value
 from audit_events.privacy.keys import (
-    KMSMasterKey, LocalMasterKey, destroy_subject_key, get_master_key, key_by_id, subject_key,
+    UNWRAPPED, KMSMasterKey, LocalMasterKey, destroy_subject_key, get_master_key, key_by_id, subject_key,
+    subject_keys,
 )
 from tests.conftest import AWS_TEST_ENV
 
@@ -58,6 +59,28 @@ def test_a_subjects_key_is_made_once_read_by_id_and_destroyed_for_good():
     assert destroyed.destroyed_at is not None and destroyed.wrapped == ""
     assert key_by_id(key_id) is None and subject_key(tenant="acme", subject="pat-42") is None
     assert destroy_subject_key(tenant="acme", subject="nobody") is None
+
+
+def test_keys_are_unwrapped_once_per_process_yet_an_erasure_elsewhere_takes_effect_at_once(monkeypatch):
+    master, unwrapped = get_master_key(), []
+    real = master.unwrap
+    monkeypatch.setattr(master, "unwrap", lambda wrapped, context: unwrapped.append(context) or real(
+        wrapped, context=context))
+    UNWRAPPED.clear()
+    made = subject_keys({("acme", f"pat-{n}") for n in range(3)} | {("globex", "pat-1")})
+    assert unwrapped == []  # the keys just made are known without unwrapping them
+    UNWRAPPED.clear()
+    for _ in range(3):  # three batches naming the same subjects
+        assert subject_keys(set(made)) == made
+        assert key_by_id(made[("acme", "pat-1")][0]) == made[("acme", "pat-1")][1]
+    assert sorted(unwrapped) == sorted(f"{t}\0{s}" for t, s in made)  # once each
+
+    # Another process destroys a key: this one's memory of it is never used.
+    key_id = made[("acme", "pat-1")][0]
+    SubjectKey.objects.filter(key_id=key_id).update(wrapped="", destroyed_at="2026-11-27T00:00:00Z")
+    assert subject_keys({("acme", "pat-1")}) == {("acme", "pat-1"): None}
+    assert key_by_id(key_id) is None
+    assert subject_key(tenant="acme", subject="pat-2") == made[("acme", "pat-2")]
 
 
 def test_the_local_master_key_binds_each_wrapped_key_to_its_subject(tmp_path):
