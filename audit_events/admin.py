@@ -1,8 +1,12 @@
-"""Admin for publisher keys and a read-only view of stored events."""
+"""Admin for publisher keys, projections, alert rules, legal holds and erasure requests, and a
+read-only view of stored events."""
+
+import logging
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from django.utils import timezone
@@ -13,6 +17,8 @@ from .models import (
     StoredEvent,
 )
 from .services import check_tenant_names
+
+log = logging.getLogger(__name__)
 
 
 class PublisherKeyForm(forms.ModelForm):
@@ -345,12 +351,22 @@ class ErasureRequestAdmin(admin.ModelAdmin):
         return format_html("<pre>{}</pre>", json.dumps(erasure.receipt, indent=2, sort_keys=True))
 
     def save_model(self, request, obj, form, change):
-        from .privacy.erasure import request_erasure
+        from .privacy.erasure import ErasureError, request_erasure
 
-        asked = request_erasure(tenant=obj.tenant, subject=obj.subject, reason=obj.reason,
-                                requested_by=request.user, request=request)
+        try:
+            asked = request_erasure(tenant=obj.tenant, subject=obj.subject, reason=obj.reason,
+                                    requested_by=request.user, request=request)
+        except ErasureError as refused:  # e.g. another admin asked since the form was checked
+            raise _RequestRefused(str(refused)) from None
         for field in asked._meta.concrete_fields:  # the admin's messages describe obj
             setattr(obj, field.attname, getattr(asked, field.attname))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except _RequestRefused as refused:
+            self.message_user(request, f"Not asked: {refused}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     def log_addition(self, request, obj, message):
         pass  # the service wrote ErasureRequested to the access audit
@@ -400,6 +416,10 @@ class ErasureRequestAdmin(admin.ModelAdmin):
                         self.message_user(request, f"Rejected request #{erasure.pk}.")
                 except (ErasureError, LegalHoldError) as refused:
                     self.message_user(request, f"Request #{erasure.pk}: {refused}", messages.ERROR)
+                except Exception:  # e.g. KMS or the archive unreachable: nothing of it was kept
+                    log.exception("erasure request #%s could not be decided", erasure.pk)
+                    self.message_user(request, f"Request #{erasure.pk}: could not be carried out (the error is "
+                                               "logged); it is still waiting.", messages.ERROR)
             return None
         context = {
             **self.admin_site.each_context(request),
@@ -413,3 +433,7 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/audit_events/erasurerequest/decide.html", context)
+
+
+class _RequestRefused(Exception):
+    pass

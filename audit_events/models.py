@@ -590,7 +590,7 @@ class ErasureRequest(models.Model):
     tenant = models.CharField(max_length=64)
     #: the event's ``data_subject``, or an aggregate written ``TYPE:ID``
     subject = models.CharField(max_length=300)
-    reason = models.TextField(help_text="Why: the data subject's request and its reference (e.g. Art. 17, R-88).")
+    reason = models.TextField(help_text="Why: the data subject's request and its reference (e.g. Art. 17, R-88). Kept as the record of the erasure: give the reference, not the person's name or other personal data.")
     requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     requested_at = models.DateTimeField(auto_now_add=True)
     status = models.CharField(max_length=8, choices=STATUSES, default=PENDING)

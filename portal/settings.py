@@ -223,6 +223,9 @@ MIDDLEWARE = [
     # Last: turns a sign-in refused by the lockout into the lockout response.
     "axes.middleware.AxesMiddleware",
 ]
+# The admin's messages can name records and data subjects: kept in the session on the server,
+# not in a (signed, readable) cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('tenant', models.CharField(max_length=64)),
                 ('subject', models.CharField(max_length=300)),
-                ('reason', models.TextField(help_text="Why: the data subject's request and its reference (e.g. Art. 17, R-88).")),
+                ('reason', models.TextField(help_text="Why: the data subject's request and its reference (e.g. Art. 17, R-88). Kept as the record of the erasure: give the reference, not the person's name or other personal data.")),
                 ('requested_at', models.DateTimeField(auto_now_add=True)),
                 ('status', models.CharField(choices=[('pending', 'waiting for approval'), ('erased', 'erased'), ('rejected', 'rejected')], default='pending', max_length=8)),
                 ('decided_at', models.DateTimeField(blank=True, null=True)),

@@ -58,10 +58,10 @@ def erase_subject(*, tenant: str, subject: str, reason: str, actor: str | None =
     if not reason:
         raise ErasureError("--reason: say why (e.g. the data subject's request and its reference)")
     events = _events_of(tenant, subject)
-    check_not_held(tenant=tenant, subject=subject, aggregates=_aggregates(events))
     with transaction.atomic():
         _check_key(SubjectKey.objects.select_for_update().filter(tenant=tenant, subject=subject).first(),
                    tenant=tenant, subject=subject)
+        check_not_held(tenant=tenant, subject=subject, aggregates=_aggregates(events))  # under the key's lock
         key = destroy_subject_key(tenant=tenant, subject=subject)
         signer = get_checkpoint_signer()
         body = {"kind": "erasure", "tenant": tenant, "subject": subject, "key_id": key.key_id,
@@ -88,8 +88,9 @@ def check_erasure_request(*, tenant: str, subject: str, reason: str, user) -> No
     that ``user`` may not make: said when asking, not only when the approver acts."""
     from portal.access.selectors import may_erase
 
-    if not re.fullmatch(rf"_?{TENANT_PATTERN}", tenant or ""):
-        raise ErasureError("tenant: name the tenant, as events name it (e.g. acme-bank)", field="tenant")
+    if not re.fullmatch(TENANT_PATTERN, tenant or ""):
+        raise ErasureError("tenant: name the tenant, as events name it (e.g. acme-bank); the portal's own "
+                           "tenants hold no sealed personal data", field="tenant")
     if not subject or len(subject) > 300:
         raise ErasureError("subject: name the data subject (their id as events give it, or TYPE:ID), "
                            "at most 300 characters", field="subject")
@@ -129,21 +130,32 @@ def request_erasure(*, tenant: str, subject: str, reason: str, requested_by, req
 
 def approve_erasure(*, erasure: ErasureRequest, approver, request=None) -> ErasureRequest:
     """A second admin approves: the subject's key is destroyed (``erase_subject``, which
-    audits it and signs the receipt, naming both people). Refused to the person who asked."""
+    audits it and signs the receipt, naming both people). Refused to the person who asked.
+
+    The request is claimed (pending → erased) and the key destroyed in one transaction: a
+    rejection or withdrawal at the same moment either wins, and nothing is erased, or finds the
+    request decided; a failure on the way leaves both the key and the request as they were."""
     from portal.access.selectors import may_erase
 
     _check_pending(erasure)
-    if approver.pk == erasure.requested_by_id:
+    asker = erasure.requested_by
+    if approver.pk == asker.pk:
         raise ErasureError("a second admin must approve: you cannot approve your own request")
     if not (approver.has_perm("audit_events.approve_erasurerequest") and may_erase(approver, tenant=erasure.tenant)):
         raise ErasureError(f"you may not approve erasures in {erasure.tenant}")
-    approval = {"request": erasure.pk, "requested_by": erasure.requested_by.get_username(),
-                "approved_by": approver.get_username()}
-    receipt = erase_subject(tenant=erasure.tenant, subject=erasure.subject, reason=erasure.reason, user=approver,
-                            request=request, approval=approval)
-    # The key is gone whatever happens next; a concurrent decision lost to this one.
-    ErasureRequest.objects.filter(pk=erasure.pk).update(status=ErasureRequest.ERASED, decided_by=approver,
-                                                        decided_at=timezone.now(), receipt=receipt)
+    if not (asker.is_active and asker.has_perm("audit_events.add_erasurerequest")
+            and may_erase(asker, tenant=erasure.tenant)):
+        raise ErasureError(f"{asker.get_username()}, who asked, may no longer ask for erasures in {erasure.tenant}: "
+                           "reject the request (someone who may can ask again)")
+    approval = {"request": erasure.pk, "requested_by": asker.get_username(), "approved_by": approver.get_username()}
+    with transaction.atomic():
+        claimed = ErasureRequest.objects.filter(pk=erasure.pk, status=ErasureRequest.PENDING).update(
+            status=ErasureRequest.ERASED, decided_by=approver, decided_at=timezone.now())
+        if not claimed:
+            raise ErasureError(f"request #{erasure.pk} was decided meanwhile")
+        receipt = erase_subject(tenant=erasure.tenant, subject=erasure.subject, reason=erasure.reason,
+                                user=approver, request=request, approval=approval)
+        ErasureRequest.objects.filter(pk=erasure.pk).update(receipt=receipt)
     erasure.refresh_from_db()
     return erasure
 

@@ -95,8 +95,9 @@ def check_not_held(*, tenant: str, subject: str, aggregates: Iterable[str] = ())
     """Refuse (``LegalHoldError``) when an active hold covers the subject: erasure must wait."""
     holds = holds_covering(tenant=tenant, subject=subject, aggregates=aggregates)
     if holds:
+        # The holds' reasons may name people: only their numbers and owners are said here.
         named = "; ".join(f"#{h.pk} on {h.tenant if h.scope == 'tenant' else h.target} "
-                          f"(owner {h.owner.get_username()}: {h.reason[:80]})" for h in holds)
+                          f"(owner {h.owner.get_username()})" for h in holds)
         raise LegalHoldError(f"{subject} of {tenant} is under legal hold, so it cannot be erased: {named}. "
                              "The hold's owner must release it first.")
 

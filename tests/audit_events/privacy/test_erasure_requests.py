@@ -82,7 +82,8 @@ def test_one_admin_asks_a_second_approves_and_the_key_is_destroyed(published, ad
     assert asked.status_code == 302, asked.content.decode()
     erasure = ErasureRequest.objects.get()
     assert erasure.status == "pending" and erasure.requested_by == dpo.user
-    assert [r["event_type"] for r in audit_of("dpo")][-1] == "ErasureRequested"
+    requested = audit_of("dpo")[-1]
+    assert requested["event_type"] == "ErasureRequested" and requested["pii"] == ["/target/subject", "/details/reason"]
     assert name_of(reader, published[0]) == NAME  # asking destroys nothing
 
     # The person who asked may approve others' requests, never their own.
@@ -119,11 +120,72 @@ def test_one_admin_asks_a_second_approves_and_the_key_is_destroyed(published, ad
     assert "None of the selected requests is waiting" in " ".join(m.message for m in again.wsgi_request._messages)
 
 
+def messages_of(response):
+    return " ".join(m.message for m in response.wsgi_request._messages)
+
+
 def test_a_superuser_still_cannot_erase_alone(published, django_user_model):
     root = django_user_model.objects.create_superuser("root", "root@example.com", "x-unused-Password-1")
-    erasure = request_erasure(tenant="acme", subject="pat-42", reason="Art. 17 request R-90", requested_by=root)
+    browser = Client()
+    browser.force_login(root)
+    assert browser.post(ADD, {"tenant": "acme", "subject": "pat-42", "reason": "R-90"}).status_code == 302
+    erasure = ErasureRequest.objects.get()
+    assert "a second admin must approve" in messages_of(act(browser, "approve", erasure, confirm="yes"))
     with pytest.raises(ErasureError, match="a second admin must approve"):
         approve_erasure(erasure=erasure, approver=root)
+    assert SubjectKey.objects.get(tenant="acme", subject="pat-42").destroyed_at is None
+
+
+def test_a_withdrawal_racing_an_approval_wins_or_loses_whole(published, admin_of, monkeypatch):
+    import portal.access.selectors as selectors
+
+    dpo, second = admin_of("dpo", "add_erasurerequest"), admin_of("second", "approve_erasurerequest")
+    erasure = request_erasure(tenant="acme", subject="pat-42", reason="R-88", requested_by=dpo.user)
+    real = selectors.may_erase
+
+    def withdrawn_meanwhile(user, *, tenant):  # the asker withdraws while the approver's checks run
+        if user == dpo.user and ErasureRequest.objects.get().status == "pending":
+            reject_erasure(erasure=ErasureRequest.objects.get(), by=dpo.user, note="asked by mistake")
+        return real(user, tenant=tenant)
+
+    monkeypatch.setattr(selectors, "may_erase", withdrawn_meanwhile)
+    with pytest.raises(ErasureError, match=f"request #{erasure.pk} was decided meanwhile"):
+        approve_erasure(erasure=erasure, approver=second.user)
+    erasure.refresh_from_db()
+    assert (erasure.status, erasure.decided_by) == ("rejected", dpo.user)
+    assert SubjectKey.objects.get(tenant="acme", subject="pat-42").destroyed_at is None
+
+
+def test_a_failure_after_the_key_is_destroyed_leaves_key_and_request_as_they_were(published, admin_of, monkeypatch):
+    import audit_events.privacy.erasure as erasure_module
+
+    dpo, second = admin_of("dpo", "add_erasurerequest"), admin_of("second", "approve_erasurerequest")
+    erasure = request_erasure(tenant="acme", subject="pat-42", reason="R-88", requested_by=dpo.user)
+    real = erasure_module.erase_subject
+
+    def then_fail(**arguments):
+        real(**arguments)
+        assert SubjectKey.objects.get(tenant="acme", subject="pat-42").destroyed_at is not None
+        raise RuntimeError("the archive is unreachable")
+
+    monkeypatch.setattr(erasure_module, "erase_subject", then_fail)
+    failed = act(second, "approve", erasure, confirm="yes")
+    assert "could not be carried out (the error is logged); it is still waiting" in messages_of(failed)
+    erasure.refresh_from_db()
+    assert erasure.status == "pending" and erasure.receipt is None
+    assert SubjectKey.objects.get(tenant="acme", subject="pat-42").destroyed_at is None
+    monkeypatch.setattr(erasure_module, "erase_subject", real)
+    assert approve_erasure(erasure=erasure, approver=second.user).status == "erased"  # and it can be done
+
+
+def test_a_request_whose_asker_has_left_cannot_be_approved(published, admin_of):
+    dpo, second = admin_of("dpo", "add_erasurerequest"), admin_of("second", "approve_erasurerequest")
+    erasure = request_erasure(tenant="acme", subject="pat-42", reason="R-88", requested_by=dpo.user)
+    dpo.user.is_active = False
+    dpo.user.save(update_fields=["is_active"])
+    erasure.refresh_from_db()
+    with pytest.raises(ErasureError, match="dpo, who asked, may no longer ask for erasures in acme"):
+        approve_erasure(erasure=erasure, approver=second.user)
     assert SubjectKey.objects.get(tenant="acme", subject="pat-42").destroyed_at is None
 
 
@@ -151,12 +213,13 @@ def test_a_hold_stops_the_request_and_the_approval(published, admin_of, reader, 
     ({"reason": "  "}, "reason", "This field is required"),
     ({"tenant": "globex"}, "tenant", "you may not ask to erase data subjects of globex"),
     ({"tenant": "Acme Bank"}, "tenant", "name the tenant, as events name it"),
+    ({"tenant": "_portal"}, "tenant", "the portal's own tenants hold no sealed personal data"),
 ])
 def test_the_request_form_names_the_field_at_fault(published, admin_of, form, field, message):
     dpo = admin_of("dpo", "add_erasurerequest")
     page = dpo.post(ADD, {"tenant": "acme", "subject": "pat-42", "reason": "Art. 17 request R-88", **form})
     assert page.status_code == 200
-    assert message in str(page.context["adminform"].form.errors[field])
+    assert message in " ".join(page.context["adminform"].form.errors[field])
     assert not ErasureRequest.objects.exists()
 
 
@@ -191,8 +254,11 @@ def test_the_person_who_asked_may_withdraw(published, admin_of):
     dpo = admin_of("dpo", "add_erasurerequest")
     dpo.post(ADD, {"tenant": "acme", "subject": "pat-42", "reason": "R-88"})
     erasure = ErasureRequest.objects.get()
-    reject_erasure(erasure=erasure, by=dpo.user, note="asked by mistake")
-    assert erasure.status == "rejected"
+    page = act(dpo, "reject", erasure)
+    assert page.status_code == 200 and "Reject erasure requests" in page.content.decode()
+    assert "Rejected request" in messages_of(act(dpo, "reject", erasure, confirm="yes", note="asked by mistake"))
+    erasure.refresh_from_db()
+    assert (erasure.status, erasure.decided_by) == ("rejected", dpo.user)
 
 
 def test_without_the_rights_nothing_is_shown_or_decided(published, admin_of, make_person):
@@ -207,13 +273,15 @@ def test_without_the_rights_nothing_is_shown_or_decided(published, admin_of, mak
         {**ERASE_IN_ACME, "conditions": [{"attr": "tenant", "op": "eq", "value": "globex"}]}])
     assert "pat-42" not in elsewhere.get(LIST).content.decode()
     assert elsewhere.get(f"{LIST}{erasure.pk}/change/").status_code == 302  # the admin's "does not exist"
-    act(elsewhere, "approve", erasure, confirm="yes")
+    outside = act(elsewhere, "approve", erasure, confirm="yes")  # its id is not in their rows
+    assert "Items must be selected" in messages_of(outside) or "None of the selected" in messages_of(outside)
     with pytest.raises(ErasureError, match="you may not approve erasures in acme"):
         approve_erasure(erasure=erasure, approver=elsewhere.user)
     assert Client().get(LIST).status_code == 302
 
     no_permission = admin_of("clerk")  # may erase in acme by policy, but holds no approve permission
-    act(no_permission, "approve", erasure, confirm="yes")
+    unoffered = act(no_permission, "approve", erasure, confirm="yes")  # the action is not theirs to choose
+    assert unoffered.status_code == 200 and "Erased request" not in messages_of(unoffered)
     assert no_permission.post(ADD, {"tenant": "acme", "subject": "pat-7", "reason": "R"}).status_code == 403
     erasure.refresh_from_db()
     assert erasure.status == "pending"
