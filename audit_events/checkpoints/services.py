@@ -84,20 +84,23 @@ def make_checkpoint(*, tenant: str, signer: CheckpointSigner | None = None,
 
 
 def _continue_archive(tenant: str, tree: TenantTree, size: int, now) -> tuple[Checkpoint | None, bool]:
-    """The tenant's last checkpoint once the database agrees with the archive's newest copy, and
-    whether it was just taken back from that copy."""
+    """The tenant's last checkpoint once the database agrees with the archive's copies, and
+    whether it was just taken back from a copy.
+
+    Reads what is bounded whatever the archive's age: the copy of the database's last
+    checkpoint, and the copies after it (none, or the one a failed transaction left)."""
     last = Checkpoint.objects.filter(tenant=tenant).order_by("-tree_size").first()
-    held = _newest_copy(tenant)
+    held = _newest_copy(tenant, after=last.tree_size if last else 0)
     if held is None:
+        if last is not None:
+            own = _read_copy(archive_name(last.document))
+            if own is None:
+                raise CheckpointRefused(f"{tenant}: the database holds a checkpoint at {last.tree_size} the archive "
+                                        "has no copy of")
+            if own != last.document:
+                raise CheckpointRefused(f"{tenant}: the database's checkpoint at {last.tree_size} differs from the "
+                                        "archive's copy")
         return last, False
-    if last is not None and held["tree_size"] == last.tree_size:
-        if held != last.document:
-            raise CheckpointRefused(f"{tenant}: the database's checkpoint at {last.tree_size} differs from the "
-                                    "archive's copy")
-        return last, False
-    if last is not None and held["tree_size"] < last.tree_size:
-        raise CheckpointRefused(f"{tenant}: the database holds a checkpoint at {last.tree_size} the archive has no "
-                                f"copy of (its newest is at {held['tree_size']})")
     # The archive is ahead: a checkpoint whose transaction failed after its copy was written.
     # It is taken back only if it continues the database's last one and matches the log.
     previous = hashlib.sha256(canonicalize(last.document)).hexdigest() if last else None
@@ -120,17 +123,40 @@ def _check_extends(tenant: str, tree: TenantTree, signed: dict, size: int, root:
                                 "its history was changed")
 
 
-def _newest_copy(tenant: str) -> dict | None:
+def _newest_copy(tenant: str, *, after: int) -> dict | None:
+    """The archive's newest checkpoint of ``tenant`` past ``after`` leaves, if any.
+
+    Names are zero-padded sizes, so their order is the sizes'. On S3 only the names after
+    ``after``'s are listed (a tenant signs every few minutes for years); a directory is listed
+    whole, which is cheap on one machine."""
     storage, folder = archive_storage(), f"checkpoints/{tenant}"
-    try:
-        _, names = storage.listdir(folder)
-    except FileNotFoundError:
-        return None
-    sizes = sorted(int(name[:15]) for name in names if len(name) == 20 and name.endswith(".json") and name[:15].isdigit())
+    sizes = [size for size in _sizes_listed(storage, folder, after) if size > after]
     if not sizes:
         return None
-    with storage.open(f"{folder}/{sizes[-1]:015d}.json") as copy:
-        return json.loads(copy.read())
+    return _read_copy(f"{folder}/{max(sizes):015d}.json")
+
+
+def _sizes_listed(storage, folder: str, after: int) -> list[int]:
+    if hasattr(storage, "bucket"):  # django-storages' S3Storage
+        prefix = storage._normalize_name(f"{folder}/")
+        pages = storage.bucket.meta.client.get_paginator("list_objects_v2").paginate(
+            Bucket=storage.bucket_name, Prefix=prefix, StartAfter=f"{prefix}{after:015d}.json")
+        names = [item["Key"][len(prefix):] for page in pages for item in page.get("Contents", ())]
+    else:
+        try:
+            _, names = storage.listdir(folder)
+        except FileNotFoundError:
+            return []
+    return [int(name[:15]) for name in names if len(name) == 20 and name.endswith(".json") and name[:15].isdigit()]
+
+
+def _read_copy(name: str) -> dict | None:
+    storage = archive_storage()
+    try:
+        with storage.open(name) as copy:
+            return json.loads(copy.read())
+    except FileNotFoundError:
+        return None
 
 
 def _write_copy(document: dict) -> None:

@@ -21,6 +21,7 @@ from audit_events.models import Checkpoint
 from audit_events.projector import catch_up
 from audit_events.store import get_event_store
 from tests.audit_events.store.contracts import event
+from tests.audit_events.test_archive_s3 import archive_bucket  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.django_db
 
@@ -149,3 +150,37 @@ def test_a_database_checkpoint_that_differs_from_the_archives_copy_is_refused():
     append(1)
     with pytest.raises(CheckpointRefused, match="the database's checkpoint at 3 differs from the archive's copy"):
         make_checkpoint(tenant="acme")
+
+
+def test_a_database_checkpoint_whose_copy_is_gone_from_the_archive_is_refused():
+    from audit_events.checkpoints.services import CheckpointRefused
+
+    append(3)
+    checkpoint = make_checkpoint(tenant="acme")
+    storages["archive"].delete(archive_name(checkpoint.document))
+    append(1)
+    with pytest.raises(CheckpointRefused, match="the database holds a checkpoint at 3 the archive has no copy of"):
+        make_checkpoint(tenant="acme")
+
+
+def test_on_s3_only_the_copies_after_the_last_checkpoint_are_listed(archive_bucket):
+    """Object Lock keeps every copy for years: each run must not list them all."""
+    from audit_events.archive import archive_storage
+    from audit_events.models import Checkpoint as Row
+
+    for _ in range(3):
+        append(2)
+        last = make_checkpoint(tenant="acme")
+    listed = []
+    client = archive_storage().bucket.meta.client
+    client.meta.events.register("after-call.s3.ListObjectsV2",
+                                lambda parsed, **_: listed.append([c["Key"] for c in parsed.get("Contents", ())]))
+    append(2)
+    fourth = make_checkpoint(tenant="acme")
+    assert listed == [[]]  # nothing after the last checkpoint's copy, in one request
+    assert fourth.document["previous"] == hashlib.sha256(canonicalize(last.document)).hexdigest()
+
+    Row.objects.filter(pk=fourth.pk).delete()  # as if its transaction had failed after the copy
+    listed.clear()
+    assert make_checkpoint(tenant="acme").document == fourth.document  # taken back from the bucket
+    assert listed == [["checkpoints/acme/000000000000008.json"]]
