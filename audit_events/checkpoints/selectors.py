@@ -14,7 +14,7 @@ from .log import TenantTree
 from .services import signed_part
 
 __all__ = [
-    "ProofUnavailable", "checkpoint_status", "checkpoints_of", "consistency_of", "inclusion_proof_for",
+    "ProofUnavailable", "checkpoints_of", "consistency_of", "inclusion_proof_for",
     "published_keys", "signature_valid", "tenant_readable",
 ]
 
@@ -58,15 +58,6 @@ def _covering(event: StoredEvent) -> tuple[MerkleLeaf | None, Checkpoint | None]
     checkpoint = (Checkpoint.objects.filter(tenant=leaf.tenant, tree_size__gt=leaf.leaf_index)
                   .order_by("-tree_size").first())
     return leaf, checkpoint
-
-
-def checkpoint_status(event: StoredEvent) -> dict | None:
-    """For one event: ``status.checkpoint_statuses`` (the newest covering checkpoint, whether
-    the proof reaches the root it signs, whether the signature verifies); ``None`` while none
-    covers it."""
-    from .status import checkpoint_statuses  # it uses signature_valid below
-
-    return checkpoint_statuses([event]).get(event.record["event_id"])
 
 
 def signature_valid(document: dict) -> bool:

@@ -10,12 +10,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from audit_events.checkpoints.selectors import checkpoint_status
+from audit_events.checkpoints.log import TenantTree
+from audit_events.checkpoints.selectors import signature_valid
 from audit_events.checkpoints.services import make_checkpoint
 from audit_events.checkpoints.status import checkpoint_statuses
 from audit_events.models import Checkpoint, MerkleLeaf, MerkleNode
 from audit_events.projector import catch_up
 from audit_events.store import get_event_store
+from audit_events.offline.merkle import leaf_hash, verify_inclusion
 from tests.audit_events.store.contracts import event
 
 NOT_YET = "not yet in a checkpoint"
@@ -154,15 +156,19 @@ def stored_events(results):
     return get_event_store().get_many([r.event_id for r in results])
 
 
-def test_statuses_for_a_page_take_four_queries_and_agree_with_one_by_one(db, django_assert_num_queries):
+def test_statuses_for_a_page_take_four_queries_and_agree_with_each_proof(db, django_assert_num_queries):
     stored = stored_events(append(300, aggregate_id="others")[::6] + append(2, tenant="globex"))
-    make_checkpoint(tenant="acme")
+    checkpoint = make_checkpoint(tenant="acme")
     with django_assert_num_queries(4):  # leaves, the newest checkpoint, its key, the nodes
         statuses = checkpoint_statuses(stored[:50])
     assert len(statuses) == 50
-    for one in stored[:50]:
-        single = checkpoint_status(one)
-        assert statuses[one.record["event_id"]] == single and single["included"] and single["signature_valid"]
+    tree, root = TenantTree("acme"), bytes.fromhex(checkpoint.root_hash)
+    for one in stored[:50]:  # each against its own proof, from the log one by one
+        index = MerkleLeaf.objects.get(event_id=one.record["event_id"]).leaf_index
+        path = tree.inclusion(index, checkpoint.tree_size)
+        assert verify_inclusion(leaf_hash(bytes.fromhex(one.hash)), index, checkpoint.tree_size, path, root)
+        assert statuses[one.record["event_id"]] == {"checkpoint": checkpoint, "included": True,
+                                                     "signature_valid": signature_valid(checkpoint.document)}
     make_checkpoint(tenant="globex")
     with django_assert_num_queries(7):  # and three more for a second tenant
         statuses = checkpoint_statuses(stored)
