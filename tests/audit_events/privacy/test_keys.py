@@ -1,8 +1,10 @@
 """Data subjects' keys and sealed values: the ground crypto-shredding stands on."""
 
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
 from audit_events.aws import aws_client
@@ -55,6 +57,7 @@ def test_a_subjects_key_is_made_once_read_by_id_and_destroyed_for_good():
     assert key_by_id(key_id) == key
     row = SubjectKey.objects.get(key_id=key_id)
     assert key.hex() not in row.wrapped and row.master_key.startswith("local:")
+    assert abs(row.created_at - timezone.now()) < timedelta(minutes=5) and row.destroyed_at is None
     destroyed = destroy_subject_key(tenant="acme", subject="pat-42")
     assert destroyed.destroyed_at is not None and destroyed.wrapped == ""
     assert key_by_id(key_id) is None and subject_key(tenant="acme", subject="pat-42") is None
