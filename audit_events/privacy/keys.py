@@ -4,14 +4,15 @@
 made on first use; the embedded default) or ``kms`` (``GenerateDataKey``/``Decrypt`` with the
 stack's KMS key, ``AUDIT_MASTER_KMS_KEY_ID``, the subject bound as encryption context). A
 destroyed key is gone from the database (its wrapped form emptied), so what it sealed cannot be
-opened again, anywhere: every use reads the key's row first. (A process may still hold the
-unwrapped key in memory for at most ``_Unwrapped.TTL`` seconds, unused.)
+opened again, anywhere: every use reads the key's row first. (A process that unwrapped it may
+still hold it in memory, unused, until ``_Unwrapped`` drops it: see there.)
 """
 
 import base64
 import hashlib
 import os
 import secrets
+import threading
 import time
 from abc import ABC, abstractmethod
 from functools import lru_cache
@@ -135,8 +136,12 @@ def subject_keys(pairs, *, using: str = "default") -> dict[tuple[str, str], tupl
                 rows = SubjectKey.objects.using(using).filter(tenant=tenant, subject__in=subjects[start:start + 500])
                 for key_id, subject, wrapped, destroyed_at in rows.values_list(
                         "key_id", "subject", "wrapped", "destroyed_at"):
-                    found[(tenant, subject)] = None if destroyed_at else (
-                        key_id, UNWRAPPED.get(key_id, wrapped, tenant=tenant, subject=subject))
+                    if destroyed_at:  # erased, perhaps by another process: not kept here either
+                        UNWRAPPED.forget(key_id)
+                        found[(tenant, subject)] = None
+                    else:
+                        found[(tenant, subject)] = (key_id, UNWRAPPED.get(key_id, wrapped, tenant=tenant,
+                                                                            subject=subject))
 
     read(pairs)
     missing = [pair for pair in pairs if pair not in found]
@@ -169,7 +174,10 @@ def key_by_id(key_id: str, using: str = "default") -> bytes | None:
     """The key a sealed value names; ``None`` when it was destroyed (or never existed here)."""
     row = SubjectKey.objects.using(using).filter(key_id=key_id, destroyed_at__isnull=True).values_list(
         "tenant", "subject", "wrapped").first()
-    return None if row is None else UNWRAPPED.get(key_id, row[2], tenant=row[0], subject=row[1])
+    if row is None:
+        UNWRAPPED.forget(key_id)
+        return None
+    return UNWRAPPED.get(key_id, row[2], tenant=row[0], subject=row[1])
 
 
 class _Unwrapped:
@@ -177,34 +185,49 @@ class _Unwrapped:
 
     Consulted only after the key's row was read and found alive, so an erasure takes effect at
     once in every process; what it saves is the master key's unwrap (a KMS ``Decrypt`` per
-    subject per batch in AWS). Entries live ``TTL`` seconds, at most ``LIMIT`` of them."""
+    subject per batch in AWS). An entry is dropped ``TTL`` seconds after it was unwrapped (swept
+    at most a minute later, on the process's next use of keys), or at once when its row is read
+    destroyed; at most ``LIMIT`` are kept. Shared by a process's threads, under a lock."""
 
-    TTL, LIMIT = 300.0, 20_000
+    TTL, LIMIT, SWEEP = 300.0, 20_000, 60.0
 
     def __init__(self):
         self._keys: dict[str, tuple[str, bytes, float]] = {}
+        self._lock = threading.Lock()
+        self._swept = time.monotonic()
 
     def get(self, key_id: str, wrapped: str, *, tenant: str, subject: str) -> bytes:
-        hit = self._keys.get(key_id)
-        if hit is not None and hit[0] == wrapped and hit[2] > time.monotonic():
+        now = time.monotonic()
+        with self._lock:
+            self._sweep(now)
+            hit = self._keys.get(key_id)
+        if hit is not None and hit[0] == wrapped and hit[2] > now:
             return hit[1]
         key = get_master_key().unwrap(base64.b64decode(wrapped), context=_context(tenant, subject))
         self.put(key_id, wrapped, key)
         return key
 
     def put(self, key_id: str, wrapped: str, key: bytes) -> None:
-        if len(self._keys) >= self.LIMIT:
-            now = time.monotonic()
-            self._keys = {k: v for k, v in self._keys.items() if v[2] > now}
+        now = time.monotonic()
+        with self._lock:
             if len(self._keys) >= self.LIMIT:
-                self._keys.clear()
-        self._keys[key_id] = (wrapped, key, time.monotonic() + self.TTL)
+                self._sweep(now, force=True)
+                if len(self._keys) >= self.LIMIT:
+                    self._keys.clear()
+            self._keys[key_id] = (wrapped, key, now + self.TTL)
 
     def forget(self, key_id: str) -> None:
-        self._keys.pop(key_id, None)
+        with self._lock:
+            self._keys.pop(key_id, None)
 
     def clear(self) -> None:
-        self._keys.clear()
+        with self._lock:
+            self._keys.clear()
+
+    def _sweep(self, now: float, force: bool = False) -> None:  # under the lock
+        if force or now - self._swept >= self.SWEEP:
+            self._keys = {k: v for k, v in self._keys.items() if v[2] > now}
+            self._swept = now
 
 
 UNWRAPPED = _Unwrapped()

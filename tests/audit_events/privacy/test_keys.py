@@ -83,7 +83,46 @@ def test_keys_are_unwrapped_once_per_process_yet_an_erasure_elsewhere_takes_effe
     SubjectKey.objects.filter(key_id=key_id).update(wrapped="", destroyed_at="2026-11-27T00:00:00Z")
     assert subject_keys({("acme", "pat-1")}) == {("acme", "pat-1"): None}
     assert key_by_id(key_id) is None
+    assert key_id not in UNWRAPPED._keys  # and no longer kept in this process's memory
     assert subject_key(tenant="acme", subject="pat-2") == made[("acme", "pat-2")]
+
+
+def test_the_memory_of_keys_is_swept_bounded_and_shared_safely_by_threads():
+    import sys
+    import threading
+
+    from audit_events.privacy.keys import _Unwrapped
+
+    memory = _Unwrapped()
+    memory.TTL, memory.SWEEP, memory.LIMIT = 0.0, 0.0, 50
+    memory.put("k1", "w1", KEY)
+    memory.forget("nothing")
+    assert "k1" in memory._keys
+    with pytest.raises(Exception):  # expired, so unwrapped again: "w1" is no wrapped key
+        memory.get("k1", "w1", tenant="acme", subject="pat-1")
+    assert "k1" not in memory._keys  # swept on the next use
+
+    memory.TTL, memory.LIMIT = 0.01, 200  # full and sweeping often, while other threads add theirs
+    failures = []
+
+    def hammer(n):
+        try:
+            for i in range(5000):
+                memory.put(f"{n}-{i}", "w", KEY)
+        except Exception as error:  # e.g. a dict changed size during iteration
+            failures.append(error)
+
+    threads = [threading.Thread(target=hammer, args=(n,)) for n in range(8)]
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns often, as under load
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switching)
+    assert failures == [] and len(memory._keys) <= memory.LIMIT
 
 
 def test_the_local_master_key_binds_each_wrapped_key_to_its_subject(tmp_path):
