@@ -24,7 +24,7 @@ from ..jcs import canonicalize
 from ..models import ErasureRequest, SubjectKey
 from ..schema import TENANT_PATTERN, format_timestamp
 from ..store import get_event_store
-from .holds import LegalHoldError, check_not_held
+from .holds import LegalHoldError, check_not_held, lock_holds
 from .keys import destroy_subject_key
 from .sealing import subject_of
 
@@ -61,7 +61,8 @@ def erase_subject(*, tenant: str, subject: str, reason: str, actor: str | None =
     with transaction.atomic():
         _check_key(SubjectKey.objects.select_for_update().filter(tenant=tenant, subject=subject).first(),
                    tenant=tenant, subject=subject)
-        check_not_held(tenant=tenant, subject=subject, aggregates=_aggregates(events))  # under the key's lock
+        lock_holds(tenant)  # a hold placed meanwhile waits for this erasure, or stops it
+        check_not_held(tenant=tenant, subject=subject, aggregates=_aggregates(events))
         key = destroy_subject_key(tenant=tenant, subject=subject)
         signer = get_checkpoint_signer()
         body = {"kind": "erasure", "tenant": tenant, "subject": subject, "key_id": key.key_id,
@@ -69,8 +70,6 @@ def erase_subject(*, tenant: str, subject: str, reason: str, actor: str | None =
                 "reason_sha256": hashlib.sha256(reason.encode()).hexdigest(), "signed_by": signer.key_id,
                 **({"approval": approval} if approval else {})}
         receipt = body | {"signature": base64.b64encode(signer.sign(canonicalize(body))).decode()}
-        archive_storage().save(f"erasures/{tenant}/{key.key_id}.json",
-                               ContentFile(json.dumps(receipt, sort_keys=True, indent=2).encode() + b"\n"))
         record_access("SubjectErased", user=user, request=request, actor=None if user else actor,
                       actor_type="user" if user else "system",
                       target={"tenant": tenant, "subject": subject},
@@ -78,9 +77,26 @@ def erase_subject(*, tenant: str, subject: str, reason: str, actor: str | None =
                                "receipt": hashlib.sha256(canonicalize(receipt)).hexdigest(),
                                **({"approval": approval} if approval else {})},
                       pii=["/target/subject", "/details/reason"])
-    _reindex(events)
+        # A request still waiting for this subject (erased from the command line) is done too.
+        ErasureRequest.objects.filter(tenant=tenant, subject=subject, status=ErasureRequest.PENDING).update(
+            status=ErasureRequest.ERASED, decided_at=key.destroyed_at, receipt=receipt,
+            decision_note=f"erased by {actor or user.get_username()} without this request's approval")
+        # Outside the database only once it holds the erasure: a rolled-back erasure leaves no
+        # signed receipt in the (locked) archive, and the search index no early erased words.
+        transaction.on_commit(lambda: _archive_receipt(receipt))
+        transaction.on_commit(lambda: _reindex(events))
     log.info("erased a subject of %s: key %s, %d events", tenant, key.key_id, len(events))
     return receipt
+
+
+def _archive_receipt(receipt: dict) -> None:
+    name = f"erasures/{receipt['tenant']}/{receipt['key_id']}.json"
+    try:
+        archive_storage().save(name, ContentFile(json.dumps(receipt, sort_keys=True, indent=2).encode() + b"\n"))
+    except Exception:
+        # The erasure stands; its receipt is in SubjectErased (by hash), the request, the output.
+        log.exception("the archive has no copy of the erasure receipt %s: write it from the request or the "
+                      "command's output", name)
 
 
 def check_erasure_request(*, tenant: str, subject: str, reason: str, user) -> None:

@@ -6,16 +6,18 @@ subject is refused while any active hold covers their tenant, the subject, or an
 holds their events (the subject of an event without ``data_subject`` is its aggregate).
 """
 
+import hashlib
 import re
 from typing import Iterable
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from ..models import LegalHold
 from ..schema import TENANT_PATTERN
 
-__all__ = ["LegalHoldError", "check_hold", "check_not_held", "holds_covering", "place_hold", "release_hold"]
+__all__ = ["LegalHoldError", "check_hold", "check_not_held", "holds_covering", "lock_holds", "place_hold",
+           "release_hold"]
 
 _AGGREGATE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}:[^\s]{1,200}$")
 
@@ -37,11 +39,25 @@ def place_hold(*, tenant: str, scope: str, target: str = "", reason: str, owner,
     target, reason = (target or "").strip(), (reason or "").strip()
     check_hold(tenant=tenant, scope=scope, target=target, reason=reason)
     with transaction.atomic():
+        lock_holds(tenant)
         hold = LegalHold.objects.create(tenant=tenant, scope=scope, target=target, reason=reason,
                                         owner=owner, placed_by=placed_by)
         record_access("LegalHoldPlaced", user=placed_by, request=request, target=_target(hold),
                       details={"reason": reason, "owner": owner.get_username()}, pii=_personal(hold))
     return hold
+
+
+def lock_holds(tenant: str, using: str = "default") -> None:
+    """Within a transaction: holds of ``tenant`` are placed, and erasures checked against them,
+    one at a time, so a hold placed while an erasure runs either stops it or comes after it.
+    PostgreSQL: an advisory lock until the transaction ends. SQLite writes one at a time anyway."""
+    if connections[using].vendor == "postgresql":
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [hold_lock_number(tenant)])
+
+
+def hold_lock_number(tenant: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"legal-hold\0{tenant}".encode()).digest()[:8], "big", signed=True)
 
 
 def check_hold(*, tenant: str, scope: str, target: str, reason: str) -> None:

@@ -52,8 +52,11 @@ def test_personal_data_is_sealed_in_the_record_and_opened_for_those_who_may_see_
     assert state["state"]["holder"] == {"name": NAME}
 
 
-def test_erasure_reads_as_erased_everywhere_and_every_hash_still_verifies(api, reader, published, capsys):
-    call_command("erase_subject", "pat-42", "--tenant", "acme", "--reason", "Art. 17 request R-88")
+def test_erasure_reads_as_erased_everywhere_and_every_hash_still_verifies(api, reader, published, capsys,
+                                                                         django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as after_commit:
+        call_command("erase_subject", "pat-42", "--tenant", "acme", "--reason", "Art. 17 request R-88")
+    assert len(after_commit) == 2  # the receipt's archive copy and the search index, once committed
     receipt = __import__("json").loads(capsys.readouterr().out)
     assert receipt["subject"] == "pat-42" and receipt["events"] == 2
     key = api.get("/api/v1/checkpoints/keys").json()["keys"][-1]

@@ -288,12 +288,48 @@ def test_without_the_rights_nothing_is_shown_or_decided(published, admin_of, mak
     assert SubjectKey.objects.get(tenant="acme", subject="pat-42").destroyed_at is None
 
 
-def test_the_receipt_on_disk_names_both_people(published, admin_of, settings):
+def test_the_receipt_reaches_the_archive_once_the_erasure_is_committed(published, admin_of,
+                                                                        django_capture_on_commit_callbacks):
     from audit_events.archive import archive_storage
 
     dpo, second = admin_of("dpo", "add_erasurerequest"), admin_of("second", "approve_erasurerequest")
     dpo.post(ADD, {"tenant": "acme", "subject": "pat-42", "reason": "R-88"})
-    act(second, "approve", ErasureRequest.objects.get(), confirm="yes")
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        act(second, "approve", ErasureRequest.objects.get(), confirm="yes")
     erasure = ErasureRequest.objects.get()
-    with archive_storage().open(f"erasures/acme/{erasure.receipt['key_id']}.json") as stored:
+    name = f"erasures/acme/{erasure.receipt['key_id']}.json"
+    assert not archive_storage().exists(name)  # nothing outside the database before the commit
+    for callback in after_commit:
+        callback()
+    with archive_storage().open(name) as stored:
         assert json.load(stored) == erasure.receipt
+
+
+def test_a_rolled_back_erasure_leaves_no_receipt_in_the_archive(published, admin_of, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    import audit_events.privacy.erasure as erasure_module
+    from audit_events.archive import archive_storage
+
+    dpo, second = admin_of("dpo", "add_erasurerequest"), admin_of("second", "approve_erasurerequest")
+    erasure = request_erasure(tenant="acme", subject="pat-42", reason="R-88", requested_by=dpo.user)
+    key_id = SubjectKey.objects.get(tenant="acme", subject="pat-42").key_id
+    real = erasure_module.erase_subject
+
+    def then_fail(**arguments):
+        real(**arguments)
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(erasure_module, "erase_subject", then_fail)
+    with django_capture_on_commit_callbacks(execute=True) as after_commit:
+        with pytest.raises(RuntimeError):
+            approve_erasure(erasure=erasure, approver=second.user)
+    assert after_commit == [] and not archive_storage().exists(f"erasures/acme/{key_id}.json")
+
+
+def test_an_erasure_from_the_command_line_closes_the_request_waiting_for_it(published, admin_of):
+    dpo = admin_of("dpo", "add_erasurerequest")
+    erasure = request_erasure(tenant="acme", subject="pat-42", reason="R-88", requested_by=dpo.user)
+    call_command("erase_subject", "pat-42", "--tenant", "acme", "--reason", "R-88", stdout=open("/dev/null", "w"))
+    erasure.refresh_from_db()
+    assert erasure.status == "erased" and erasure.receipt["subject"] == "pat-42"
+    assert erasure.decision_note == "erased by command:erase_subject without this request's approval"

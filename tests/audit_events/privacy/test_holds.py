@@ -97,3 +97,32 @@ def test_a_hold_names_a_real_tenant_and_a_whole_target(counsel):
         hold(counsel, tenant="Acme Bank")
     with pytest.raises(LegalHoldError, match="target: at most 300 characters"):
         hold(counsel, target="p" * 301)
+
+
+_POSTGRES = ["postgres"] if "postgres" in __import__("django.conf").conf.settings.DATABASES else []
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=_POSTGRES)
+def test_on_postgresql_a_tenants_holds_and_erasures_take_turns():
+    """The advisory lock an erasure and a hold placement take: held until the transaction ends,
+    per tenant (SQLite needs none: it writes one transaction at a time)."""
+    from django.db import connections, transaction
+
+    from audit_events.privacy.holds import hold_lock_number, lock_holds
+    from tests.audit_events.store.test_sql import require_postgres
+
+    require_postgres()
+    wrapper = connections["postgres"]
+    other = wrapper.get_new_connection(wrapper.get_connection_params())
+    other.autocommit = True
+    try:
+        def free(tenant):  # from another session
+            return other.execute("SELECT pg_try_advisory_xact_lock(%s)", [hold_lock_number(tenant)]).fetchone()[0]
+
+        with transaction.atomic(using="postgres"):
+            assert free("acme")
+            lock_holds("acme", using="postgres")
+            assert not free("acme") and free("globex")
+    finally:
+        other.close()
