@@ -90,6 +90,31 @@ class PublisherKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"Revoked {count} key(s).")
 
 
+class ServiceCreatesAdmin(admin.ModelAdmin):
+    """An admin whose add form hands over to a service that creates and audits the object.
+    The service may still refuse after the form passed (someone else acted meanwhile): it says
+    why on the same page. The admin's own addition log is skipped: the service audited it."""
+
+    refused_title = "Refused"
+
+    class Refused(Exception):
+        pass
+
+    def adopt(self, obj, made) -> None:
+        for field in made._meta.concrete_fields:  # the admin's messages describe obj
+            setattr(obj, field.attname, getattr(made, field.attname))
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ServiceCreatesAdmin.Refused as refused:
+            self.message_user(request, f"{self.refused_title}: {refused}", messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def log_addition(self, request, obj, message):
+        pass
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
@@ -303,11 +328,12 @@ class ErasureDecisionForm(forms.Form):
 
 
 @admin.register(ErasureRequest)
-class ErasureRequestAdmin(admin.ModelAdmin):
+class ErasureRequestAdmin(ServiceCreatesAdmin):
     """One admin asks to erase a data subject; a second one approves (the key is destroyed,
     the signed receipt kept here) or rejects. Requests are never edited or deleted."""
 
     form = ErasureRequestForm
+    refused_title = "Not asked"
     list_display = ["__str__", "tenant", "subject", "requested_by", "requested_at", "status", "decided_by",
                     "decided_at"]
     list_filter = ["status", "tenant"]
@@ -357,19 +383,8 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             asked = request_erasure(tenant=obj.tenant, subject=obj.subject, reason=obj.reason,
                                     requested_by=request.user, request=request)
         except ErasureError as refused:  # e.g. another admin asked since the form was checked
-            raise _RequestRefused(str(refused)) from None
-        for field in asked._meta.concrete_fields:  # the admin's messages describe obj
-            setattr(obj, field.attname, getattr(asked, field.attname))
-
-    def add_view(self, request, form_url="", extra_context=None):
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except _RequestRefused as refused:
-            self.message_user(request, f"Not asked: {refused}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def log_addition(self, request, obj, message):
-        pass  # the service wrote ErasureRequested to the access audit
+            raise self.Refused(str(refused)) from None
+        self.adopt(obj, asked)  # the service wrote ErasureRequested to the access audit
 
     def has_change_permission(self, request, obj=None):
         return False
@@ -433,7 +448,3 @@ class ErasureRequestAdmin(admin.ModelAdmin):
             "action_checkbox_name": ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(request, "admin/audit_events/erasurerequest/decide.html", context)
-
-
-class _RequestRefused(Exception):
-    pass

@@ -12,14 +12,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
-from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
-from audit_events.admin import AggregateStateAdmin, PublisherKeyAdmin, StoredEventAdmin
+from audit_events.admin import AggregateStateAdmin, PublisherKeyAdmin, ServiceCreatesAdmin, StoredEventAdmin
 from audit_events.models import AggregateState, PublisherKey, StoredEvent
 from audit_events.selectors import aggregate_classification
 from audit_events.store import StoredEvent as PortStoredEvent
@@ -315,10 +314,11 @@ class BreakGlassForm(forms.ModelForm):
 
 
 @admin.register(BreakGlassGrant)
-class BreakGlassGrantAdmin(admin.ModelAdmin):
+class BreakGlassGrantAdmin(ServiceCreatesAdmin):
     """Request emergency access (for yourself); administrators approve, reject or revoke."""
 
     form = BreakGlassForm
+    refused_title = "Break-glass refused"
     list_display = ["pk", "user", "tenant", "aggregate_id", "state", "requested_at", "expires_at", "decided_by"]
     list_filter = ["status", "tenant"]
     actions = ["approve", "reject", "revoke"]
@@ -361,19 +361,8 @@ class BreakGlassGrantAdmin(admin.ModelAdmin):
                 request=request,
             )
         except BreakGlassError as exc:
-            raise _FormRefused(str(exc))
-        for field in granted._meta.concrete_fields:  # the admin's messages describe obj
-            setattr(obj, field.attname, getattr(granted, field.attname))
-
-    def add_view(self, request, form_url="", extra_context=None):
-        try:
-            return super().add_view(request, form_url, extra_context)
-        except _FormRefused as exc:
-            self.message_user(request, f"Break-glass refused: {exc}", messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def log_addition(self, request, obj, message):
-        pass  # the service wrote BreakGlassRequested/Activated to the access audit
+            raise self.Refused(str(exc)) from None
+        self.adopt(obj, granted)  # the service wrote BreakGlassRequested/Activated to the access audit
 
     def _decide(self, request, queryset, approve):
         for grant in queryset:
@@ -397,10 +386,6 @@ class BreakGlassGrantAdmin(admin.ModelAdmin):
                 break_glass_revoke(grant=grant, by=request.user, request=request)
             except BreakGlassError as exc:
                 self.message_user(request, f"#{grant.pk}: {exc}", messages.ERROR)
-
-
-class _FormRefused(Exception):
-    pass
 
 
 # The admin's event list and detail follow the same policies as the API:

@@ -333,3 +333,17 @@ def test_an_erasure_from_the_command_line_closes_the_request_waiting_for_it(publ
     erasure.refresh_from_db()
     assert erasure.status == "erased" and erasure.receipt["subject"] == "pat-42"
     assert erasure.decision_note == "erased by command:erase_subject without this request's approval"
+
+
+def test_a_request_refused_after_its_form_passed_is_said_on_the_page(published, admin_of, monkeypatch):
+    import audit_events.privacy.erasure as erasure_module
+
+    def asked_meanwhile(**_):  # another admin's request for the subject committed first
+        raise ErasureError("subject: erasing pat-42 of acme is already waiting for approval", field="subject")
+
+    monkeypatch.setattr(erasure_module, "request_erasure", asked_meanwhile)
+    dpo = admin_of("dpo", "add_erasurerequest")
+    page = dpo.post(ADD, {"tenant": "acme", "subject": "pat-42", "reason": "R-88"})
+    assert page.status_code == 302 and page["Location"] == ADD
+    assert "Not asked: subject: erasing pat-42 of acme is already waiting" in messages_of(page)
+    assert not ErasureRequest.objects.exists()
