@@ -80,7 +80,7 @@ def _filters(request, params: dict, choices: dict) -> list[dict]:
         links = [{"label": "All", "url": url_with(request, drop=("page",), **{name: ""}), "selected": not chosen}]
         links += [{"label": value, "url": url_with(request, drop=("page",), **{name: value}),
                    "selected": value == chosen} for value in options]
-        filters.append({"name": name, "choices": links})
+        filters.append({"name": name, "heading": name, "choices": links})
     return filters
 
 
