@@ -14,13 +14,12 @@ from django.db import transaction
 from django.db.models import Max, Q
 
 from ..models import MerkleLeaf, MerkleLog, MerkleNode
-from ..offline.merkle import consistency_proof, inclusion_proof, leaf_hash, node_hash
+from ..offline.merkle import EMPTY_ROOT, consistency_proof, inclusion_proof, leaf_hash, node_hash, split
 from ..projections.base import Projection
 from ..store import StoredEvent
 
 __all__ = ["MerkleLogProjection", "OutOfOrderError", "TenantTree"]
 
-EMPTY_ROOT = hashlib.sha256(b"").digest()
 #: stored nodes read per query by ``TenantTree.load_for``
 NODE_CHUNK = 500
 
@@ -127,17 +126,19 @@ class TenantTree:
         count = end - start
         if count & (count - 1) == 0 and start % count == 0:
             return self.node(count.bit_length() - 1, start // count)
-        split = 1 << ((count - 1).bit_length() - 1)  # the largest power of two below count
-        return node_hash(self.subtree(start, start + split), self.subtree(start + split, end))
+        middle = start + split(count)
+        return node_hash(self.subtree(start, middle), self.subtree(middle, end))
 
     def root(self, size: int) -> bytes:
         return self.subtree(0, size) if size else EMPTY_ROOT
 
-    def load_for(self, *, inclusions=(), consistencies=()) -> None:
-        """Read every stored node these proofs will need, in few queries: the proofs are walked
-        first without the database, then the nodes read ``NODE_CHUNK`` to a query. ``inclusions`` are
-        (index, size) pairs, ``consistencies`` (old size, new size) pairs."""
+    def load_for(self, *, inclusions=(), consistencies=(), roots=()) -> None:
+        """Read every stored node these proofs and roots will need, in few queries: they are
+        walked first without the database, then the nodes read ``NODE_CHUNK`` to a query.
+        ``inclusions`` are (index, size) pairs, ``consistencies`` (old size, new size) pairs."""
         recorder = _NodeRecorder(self.tenant)
+        for size in roots:
+            recorder.root(size)
         for index, size in inclusions:
             recorder.inclusion(index, size)
         for old, new in consistencies:

@@ -46,7 +46,9 @@ def inclusion_proof_for(*, reader: Reader, event_id: str) -> dict | None:
     if checkpoint is None:
         raise ProofUnavailable(f"event {event_id} is not covered by a checkpoint yet; the next one will")
     signed = checkpoint.document  # what the signature covers, not the columns beside it
-    path = TenantTree(leaf.tenant).inclusion(leaf.leaf_index, signed["tree_size"])
+    tree = TenantTree(leaf.tenant)
+    tree.load_for(inclusions=[(leaf.leaf_index, signed["tree_size"])])
+    path = tree.inclusion(leaf.leaf_index, signed["tree_size"])
     return {"tenant": leaf.tenant, "leaf_index": leaf.leaf_index, "tree_size": signed["tree_size"],
             "root_hash": signed["root_hash"], "audit_path": [node.hex() for node in path], "checkpoint": signed}
 
@@ -91,6 +93,7 @@ def consistency_of(*, tenant: str, old_size: int, new_size: int) -> dict:
         if size not in signed:
             raise ValueError(f"{name}: no checkpoint of {tenant} has size {size} (GET /api/v1/checkpoints lists them)")
     tree = TenantTree(tenant)
+    tree.load_for(roots=(old_size, new_size), consistencies=[(old_size, new_size)])
     return {"tenant": tenant, "from": old_size, "to": new_size, "from_root": tree.root(old_size).hex(),
             "to_root": tree.root(new_size).hex(), "proof": [node.hex() for node in tree.consistency(old_size, new_size)]}
 

@@ -6,7 +6,6 @@ first), and ``signature`` the base64 Ed25519 signature over the JCS of the rest.
 also written to the archive storage (S3 Object Lock on AWS, a directory locally).
 """
 
-import base64
 import hashlib
 import json
 import logging
@@ -25,7 +24,7 @@ from ..offline.merkle import verify_consistency
 from .log import TenantTree
 from .signing import CheckpointSigner, get_checkpoint_signer
 
-__all__ = ["CheckpointRefused", "archive_name", "make_checkpoint", "make_due_checkpoints", "signed_part"]
+__all__ = ["CheckpointRefused", "archive_name", "checkpoint_hash", "make_checkpoint", "make_due_checkpoints", "signed_part"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +32,11 @@ log = logging.getLogger(__name__)
 def signed_part(document: dict) -> bytes:
     """What a checkpoint's signature covers: the JCS of it without ``signature``."""
     return canonicalize({k: v for k, v in document.items() if k != "signature"})
+
+
+def checkpoint_hash(document: dict) -> str:
+    """What the next checkpoint names as ``previous``: the SHA-256 of this one's JCS."""
+    return hashlib.sha256(canonicalize(document)).hexdigest()
 
 
 def archive_name(document: dict) -> str:
@@ -53,7 +57,7 @@ def make_checkpoint(*, tenant: str, signer: CheckpointSigner | None = None,
     proof: ``CheckpointRefused`` otherwise. A copy the database lacks (its commit failed after
     the copy was written) is taken back rather than signed again differently.
     """
-    signer = signer or get_checkpoint_signer()
+    signer, now = signer or get_checkpoint_signer(), now or timezone.now()
     with transaction.atomic():
         size = MerkleLog.objects.select_for_update().filter(tenant=tenant).values_list("size", flat=True).first()
         if not size:
@@ -62,6 +66,7 @@ def make_checkpoint(*, tenant: str, signer: CheckpointSigner | None = None,
         last, taken_back = _continue_archive(tenant, tree, size, now)
         if last is not None and last.tree_size >= size:
             return last if taken_back else None
+        tree.load_for(roots=[size], consistencies=[(last.tree_size, size)] if last else ())
         root = tree.root(size)
         if last is not None:
             _check_extends(tenant, tree, last.document, size, root)
@@ -69,17 +74,15 @@ def make_checkpoint(*, tenant: str, signer: CheckpointSigner | None = None,
             "tenant": tenant,
             "tree_size": size,
             "root_hash": root.hex(),
-            "previous": hashlib.sha256(canonicalize(last.document)).hexdigest() if last else None,
-            "time": format_timestamp(now or timezone.now()),
-            "key_id": signer.key_id,
+            "previous": checkpoint_hash(last.document) if last else None,
+            "time": format_timestamp(now),
         }
-        document = body | {"signature": base64.b64encode(signer.sign(signed_part(body))).decode()}
+        document = signer.signed(body)
         checkpoint = Checkpoint.objects.create(tenant=tenant, tree_size=size, root_hash=body["root_hash"],
-                                               key_id=body["key_id"], made_at=now or timezone.now(),
-                                               document=document)
+                                               key_id=document["key_id"], made_at=now, document=document)
         # Written before the commit: a checkpoint without its copy outside is not made at all.
         _write_copy(document)
-    log.info("checkpoint %s at %d leaves signed by %s", tenant, size, body["key_id"])
+    log.info("checkpoint %s at %d leaves signed by %s", tenant, size, document["key_id"])
     return checkpoint
 
 
@@ -103,7 +106,7 @@ def _continue_archive(tenant: str, tree: TenantTree, size: int, now) -> tuple[Ch
         return last, False
     # The archive is ahead: a checkpoint whose transaction failed after its copy was written.
     # It is taken back only if it continues the database's last one and matches the log.
-    previous = hashlib.sha256(canonicalize(last.document)).hexdigest() if last else None
+    previous = checkpoint_hash(last.document) if last else None
     if held.get("previous") != previous or held["tree_size"] > size or \
             tree.root(held["tree_size"]).hex() != held.get("root_hash"):
         raise CheckpointRefused(f"{tenant}: the archive's checkpoint at {held['tree_size']} does not match the "
@@ -112,7 +115,7 @@ def _continue_archive(tenant: str, tree: TenantTree, size: int, now) -> tuple[Ch
         _check_extends(tenant, tree, last.document, held["tree_size"], bytes.fromhex(held["root_hash"]))
     log.warning("checkpoint %s at %d: taken back from the archive's copy", tenant, held["tree_size"])
     adopted = Checkpoint.objects.create(tenant=tenant, tree_size=held["tree_size"], root_hash=held["root_hash"],
-                                        key_id=held["key_id"], made_at=now or timezone.now(), document=held)
+                                        key_id=held["key_id"], made_at=now, document=held)
     return adopted, True
 
 

@@ -21,6 +21,7 @@ import hashlib
 from collections.abc import Callable, Sequence
 
 __all__ = [
+    "EMPTY_ROOT",
     "ProofError",
     "consistency_proof",
     "consistency_proof_for",
@@ -29,13 +30,14 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "root",
+    "split",
     "verify_consistency",
     "verify_inclusion",
 ]
 
 _HASH_SIZE = 32
 # RFC 6962 §2.1: the hash of an empty list is the hash of an empty string.
-_EMPTY_ROOT = hashlib.sha256(b"").digest()
+EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 #: ``subtree(start, end)`` returns the Merkle Tree Hash of leaves ``[start, end)``.
 Subtree = Callable[[int, int], bytes]
@@ -60,7 +62,7 @@ def node_hash(left: bytes, right: bytes) -> bytes:
 def root(leaf_hashes: Sequence[bytes]) -> bytes:
     """Return the Merkle Tree Hash (MTH) of a list of leaf hashes; of none, SHA-256 of nothing."""
     if not leaf_hashes:
-        return _EMPTY_ROOT
+        return EMPTY_ROOT
     # Built a level at a time, a node without a right sibling moving up unchanged: that is
     # the tree of RFC 6962's recursive definition (split at the largest power of two below
     # n), without the recursion and the copying of slices.
@@ -179,7 +181,7 @@ def verify_consistency(
     if not (_is_count(old_size) and _is_count(new_size)) or old_size > new_size:
         return False
     if old_size == 0:
-        return not path and old_root == _EMPTY_ROOT and (new_size > 0 or new_root == old_root)
+        return not path and old_root == EMPTY_ROOT and (new_size > 0 or new_root == old_root)
     if old_size == new_size:
         return not path and old_root == new_root
     if not path:
@@ -212,7 +214,7 @@ def _path(index: int, start: int, end: int, subtree: Subtree) -> list[bytes]:
     """PATH(index - start, D[start:end]), positions absolute."""
     if end - start == 1:
         return []
-    middle = start + _split(end - start)
+    middle = start + split(end - start)
     if index < middle:
         return _path(index, start, middle, subtree) + [subtree(middle, end)]
     return _path(index, middle, end, subtree) + [subtree(start, middle)]
@@ -226,13 +228,13 @@ def _subproof(old_end: int, start: int, end: int, known: bool, subtree: Subtree)
     """
     if old_end == end:
         return [] if known else [subtree(start, end)]
-    middle = start + _split(end - start)
+    middle = start + split(end - start)
     if old_end <= middle:
         return _subproof(old_end, start, middle, known, subtree) + [subtree(middle, end)]
     return _subproof(old_end, middle, end, False, subtree) + [subtree(start, middle)]
 
 
-def _split(n: int) -> int:
+def split(n: int) -> int:
     """The largest power of two smaller than ``n`` (n > 1): where RFC 6962 splits n leaves."""
     return 1 << ((n - 1).bit_length() - 1)
 

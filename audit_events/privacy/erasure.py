@@ -9,7 +9,6 @@ From the portal, erasure takes two people: one admin asks (``request_erasure``),
 is the operator's own, already behind their access to the servers.
 """
 
-import base64
 import hashlib
 import json
 import logging
@@ -64,12 +63,11 @@ def erase_subject(*, tenant: str, subject: str, reason: str, actor: str | None =
         lock_holds(tenant)  # a hold placed meanwhile waits for this erasure, or stops it
         check_not_held(tenant=tenant, subject=subject, aggregates=_aggregates(events))
         key = destroy_subject_key(tenant=tenant, subject=subject)
-        signer = get_checkpoint_signer()
-        body = {"kind": "erasure", "tenant": tenant, "subject": subject, "key_id": key.key_id,
-                "erased_at": format_timestamp(key.destroyed_at), "events": len(events),
-                "reason_sha256": hashlib.sha256(reason.encode()).hexdigest(), "signed_by": signer.key_id,
-                **({"approval": approval} if approval else {})}
-        receipt = body | {"signature": base64.b64encode(signer.sign(canonicalize(body))).decode()}
+        receipt = get_checkpoint_signer().signed(
+            {"kind": "erasure", "tenant": tenant, "subject": subject, "key_id": key.key_id,
+             "erased_at": format_timestamp(key.destroyed_at), "events": len(events),
+             "reason_sha256": hashlib.sha256(reason.encode()).hexdigest(),
+             **({"approval": approval} if approval else {})}, key_field="signed_by")
         record_access("SubjectErased", user=user, request=request, actor=None if user else actor,
                       actor_type="user" if user else "system",
                       target={"tenant": tenant, "subject": subject},

@@ -7,14 +7,16 @@ listed after rotation, so old checkpoints keep verifying.
 """
 
 import base64
-import hashlib
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from functools import lru_cache
 
 from django.db import transaction
 from django.utils import timezone
 
 from ...adapters import adapter_from_setting
+from ...jcs import canonicalize
+from ...offline.verify import key_id_of  # the verifier's own definition: ids must agree
 
 __all__ = ["ADAPTERS", "CheckpointSigner", "get_checkpoint_signer", "key_id_of"]
 
@@ -22,11 +24,6 @@ ADAPTERS = {
     "local": "audit_events.checkpoints.signing.local.LocalSigner",
     "kms": "audit_events.checkpoints.signing.kms.KMSSigner",
 }
-
-
-def key_id_of(public_key: bytes) -> str:
-    """A key's id: the first 16 hex digits of SHA-256 of its raw public key."""
-    return hashlib.sha256(public_key).hexdigest()[:16]
 
 
 class CheckpointSigner(ABC):
@@ -43,6 +40,11 @@ class CheckpointSigner(ABC):
     def _sign(self, message: bytes) -> bytes:
         """The 64-byte Ed25519 signature of ``message``."""
 
+    def _signing_key(self) -> tuple[bytes, Callable[[bytes], bytes]]:
+        """The public key, and a way to sign with that very key (an adapter whose key can change
+        underneath, as a rotated key file, reads it once here)."""
+        return self.public_key(), self._sign
+
     @property
     def key_id(self) -> str:
         return key_id_of(self.public_key())
@@ -51,17 +53,28 @@ class CheckpointSigner(ABC):
         self.publish()
         return self._sign(message)
 
+    def signed(self, body: dict, *, key_field: str = "key_id") -> dict:
+        """``body`` with this signer's key id at ``key_field`` and ``signature``, base64 Ed25519
+        over the JCS of the rest: the key named is the key that signed, even across a rotation."""
+        public, sign = self._signing_key()
+        body = body | {key_field: key_id_of(public)}
+        self._publish(public)
+        return body | {"signature": base64.b64encode(sign(canonicalize(body))).decode()}
+
     def publish(self) -> None:
-        """List this key (once); a key signing for the first time retires the ones before it."""
+        self._publish(self.public_key())
+
+    def _publish(self, public: bytes) -> None:
+        """List the key (once); a key signing for the first time retires the ones before it."""
         from ...models import SigningKey
 
-        key_id = self.key_id
+        key_id = key_id_of(public)
         if SigningKey.objects.filter(key_id=key_id).exists():
             return
         with transaction.atomic():
             SigningKey.objects.filter(retired_at__isnull=True).update(retired_at=timezone.now())
             SigningKey.objects.get_or_create(key_id=key_id, defaults={
-                "public_key": base64.b64encode(self.public_key()).decode(), "source": self.source[:300]})
+                "public_key": base64.b64encode(public).decode(), "source": self.source[:300]})
 
 
 @lru_cache(maxsize=None)

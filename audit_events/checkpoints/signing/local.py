@@ -41,6 +41,10 @@ class LocalSigner(CheckpointSigner):
     def public_key(self) -> bytes:
         return self._key().public_key().public_bytes(**_RAW)
 
+    def _signing_key(self):
+        key = self._key()  # once: a rotation meanwhile must not sign under another key than named
+        return key.public_key().public_bytes(**_RAW), key.sign
+
     def _sign(self, message: bytes) -> bytes:
         return self._key().sign(message)
 
