@@ -105,7 +105,11 @@ def process_records(records: Sequence[dict], projections: Sequence[Projection] |
     if batch_wide:
         # What spans aggregates (an IP's sign-ins, a tenant's silence) is evaluated once over the
         # batch: one read and write per key, not one per aggregate. A failure falls back to groups.
-        applied = {key: items for key, items in groups.items() if not {n for n, _ in items} & set(failed)}
+        # An aggregate's failed records are a tail of it (its first failure and all after): the
+        # records before that were applied elsewhere, and are not retried, so they count here too.
+        held = set(failed)
+        applied = {key: kept for key, kept in ((key, [(n, e) for n, e in items if n not in held])
+                                               for key, items in groups.items()) if kept}
         try:
             _apply(batch_wide, sorted((e for items in applied.values() for _, e in items), key=lambda e: e.position))
             highest = max([highest, *(e.position for items in applied.values() for _, e in items)])

@@ -133,3 +133,19 @@ def test_poll_gives_up_on_a_failing_record_and_sends_it_to_the_failure_queue(aws
     assert len(calls) >= MAX_ATTEMPTS and state("a") is None and state("b") == (1, {"m": 1})
     (message,) = sqs.receive_message(QueueUrl=url)["Messages"]
     assert orjson.loads(message["Body"])["condition"] == "RetryAttemptsExhausted"
+
+
+def test_events_applied_before_a_failure_reach_the_batch_wide_alerts_too(aws_client):
+    """An aggregate's failure holds back its tail, not the events before it: those are applied
+    to every projection (and are not retried), the alerts evaluated over the batch included."""
+    from audit_events.models import Alert, AlertRule
+
+    AlertRule.objects.create(name="test-any-update", severity="high", spec={
+        "kind": "match", "event_types": ["AccountUpdated"], "min_classification": "public", "window_seconds": 60})
+    store = get_event_store()
+    store.append([event(aggregate_id="a", payload={"n": n}, pii=[]) for n in (1, 2, 3)])
+    first, _, third = events_of(stream_records(aws_client))
+    # a's #3 comes without #2: #1 applies, #3 fails and is retried later.
+    assert failures(handler({"Records": [first, third]}, None)) == numbers([third])
+    assert state("a") == (1, {"n": 1})
+    assert Alert.objects.filter(rule__name="test-any-update").count() == 1
