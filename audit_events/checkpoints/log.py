@@ -6,7 +6,6 @@ Only complete subtrees are stored (``MerkleNode``): a node is written once, when
 arrives, so the root of any size and every proof take O(log² n) stored nodes.
 """
 
-import hashlib
 from collections import defaultdict
 from typing import Sequence
 

@@ -129,6 +129,7 @@ class OpenSearchIndex(SearchIndex):
             return
         self.ensure_ready()
         actions, names, keys = [], set(), KeyCache()
+        keys.preload_sealed([event.record for event in events])  # the batch's keys read together
         for event in events:
             document = document_for(event, keys)
             document.pop("ip_hex")  # the ip field itself answers CIDR queries here

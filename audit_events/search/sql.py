@@ -48,7 +48,8 @@ class SQLSearchIndex(SearchIndex):
         return SearchDocument.objects.using(self.using)
 
     def index(self, events: Sequence[StoredEvent]) -> None:
-        keys = KeyCache(self.using)  # each subject's key read once per batch, from the events' database
+        keys = KeyCache(self.using)  # the batch's keys read together, from the events' database
+        keys.preload_sealed([event.record for event in events])
         documents = [SearchDocument(**document_for(event, keys)) for event in events]
         if documents:
             self._docs().bulk_create(

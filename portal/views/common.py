@@ -42,6 +42,12 @@ def visible_record(reader, event: StoredEvent) -> dict:
     return reader.visible_record(event)
 
 
+def visible_records(reader, events) -> list[dict]:
+    """``visible_record`` for a page of events, the keys of their sealed values read together."""
+    reader.keys.preload_sealed([event.record for event in events])
+    return [reader.visible_record(event) for event in events]
+
+
 def event_row(record: dict) -> dict:
     """What a result table shows of one (already masked) record, with its links."""
     actor = record.get("actor") or {}

@@ -9,7 +9,7 @@ from django.utils import timezone
 from audit_events.search import SearchQueryError, parse_search_params
 from audit_events.selectors import search_events
 
-from .common import event_row, page, portal_reader, url_with, utc_times, visible_record
+from .common import event_row, page, portal_reader, url_with, utc_times, visible_records
 from .tenancy import current_tenant
 
 __all__ = ["results_page", "search_view"]
@@ -49,7 +49,7 @@ def results_page(request, *, title, audit_kind, crumbs, fixed=None, template="ad
         errors = exc.errors
     else:
         events, result = search_events(reader=reader, query=query, audit_kind=audit_kind)
-        rows = [event_row(visible_record(reader, e)) for e in events]
+        rows = [event_row(record) for record in visible_records(reader, events)]
     context = {
         "params": params,
         "errors": errors,

@@ -18,7 +18,7 @@ from portal.access.access_log import record_views
 from portal.access.audit import PORTAL_TENANT
 from portal.access.engine import decide
 
-from .common import event_row, page, parse_instant, portal_reader, timeline_url, visible_record
+from .common import event_row, page, parse_instant, portal_reader, timeline_url, visible_records
 from .events import TIMELINE_PAGE, checkpoint_badges
 
 __all__ = ["timeline_view"]
@@ -56,8 +56,8 @@ def timeline_view(request, tenant, aggregate_type, aggregate_id):
                      details={"sequence": choice["sequence"], "time": choice["time"], "page": "timeline",
                               "at": choice["at"].isoformat() if choice["at"] else None})
     if entries is None:
-        entries = [{"row": event_row(visible_record(reader, e)), "sequence": e.sequence, "diff": None}
-                   for e in events]
+        entries = [{"row": event_row(record), "sequence": e.sequence, "diff": None}
+                   for e, record in zip(events, visible_records(reader, events))]
     badges = checkpoint_badges(events)  # the page's events at once: a few queries, not a few each
     for entry, event in zip(entries, events):
         entry["checkpoint"] = badges[event.record["event_id"]]
@@ -124,8 +124,7 @@ def _entries(store, reader, key, events, after) -> list[dict]:
     else:
         current = ReplayedState()
     entries = []
-    for event in events:
-        visible = visible_record(reader, event)
+    for event, visible in zip(events, visible_records(reader, events)):
         diff = None
         if reader.may_read("replay_state", event):
             # As replay folds it: masked where required, in the newest payload shape.
@@ -172,4 +171,4 @@ def _who_viewed(request, key) -> dict | None:
     tenant, aggregate_type, aggregate_id = key
     events, more = record_views(reader=reader, tenant=tenant, aggregate_type=aggregate_type,
                                 aggregate_id=aggregate_id, limit=WHO_VIEWED_LIMIT)
-    return {"views": [event_row(visible_record(reader, e)) for e in events], "more": more}
+    return {"views": [event_row(record) for record in visible_records(reader, events)], "more": more}

@@ -148,3 +148,26 @@ def test_kms_wraps_subjects_keys_with_the_subject_as_encryption_context(moto_url
             KMSMasterKey().unwrap(wrapped, context="acme\0pat-8")
     finally:
         get_master_key.cache_clear()
+
+
+def test_a_batchs_sealed_values_are_opened_with_keys_read_together(django_assert_num_queries):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from audit_events.privacy.sealing import KeyCache, open_record
+    from audit_events.search.sql import SQLSearchIndex
+    from audit_events.store import get_event_store
+    from tests.audit_events.store.contracts import event
+
+    store = get_event_store()
+    results = store.append([event(aggregate_id=f"acc-{n}", payload={"holder": {"name": f"Person {n}"}})
+                            for n in range(20)])
+    stored = store.get_many([r.event_id for r in results])
+    with CaptureQueriesContext(connection) as queries:
+        SQLSearchIndex().index(stored)
+    assert sum("audit_subject_key" in q["sql"] for q in queries.captured_queries) == 1  # not one per subject
+    keys = KeyCache()
+    keys.preload_sealed([e.record for e in stored])
+    with django_assert_num_queries(0):  # a page's records then open without the database
+        opened = [open_record(e.record, keys) for e in stored]
+    assert [r["payload"]["holder"]["name"] for r in opened] == [f"Person {n}" for n in range(20)]
