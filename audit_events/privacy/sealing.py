@@ -1,16 +1,13 @@
 """Personal data sealed in the stored record, and opened (or shown erased) when read.
 
 At append, each value at an event's ``pii`` pointers (in a publisher's tenant; the portal's own
-access audit is not sealed) is replaced by an envelope under its data subject's key (``data_subject``, or the aggregate written ``TYPE:ID``). The record, and its
-hash, hold the envelope: destroying the key erases the value everywhere and every hash stays
+access audit is not sealed) is replaced by an envelope under its data subject's key
+(``data_subject``, or the aggregate written ``TYPE:ID``). The record, and its hash, hold the envelope: destroying the key erases the value everywhere and every hash stays
 valid. Reading opens envelopes for those who may see personal data, and shows
 ``{"erased": true}`` where the key is gone.
 """
 
-import copy
-from typing import Any
-
-from ..schema import resolve_pointer
+from ..masking import replace_at_pointers
 from .envelopes import is_envelope, open_value, seal_value
 from .keys import keys_by_id, subject_keys
 
@@ -79,10 +76,6 @@ def _kids(value):
             yield from _kids(child)
 
 
-def _tokens(pointer: str) -> list[str]:
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
-
-
 def seal_content(content: dict, keys: KeyCache) -> dict:
     """``content`` (fresh, changed in place) with every value at its ``pii`` pointers sealed.
     A pointer inside a value sealed already needs nothing more."""
@@ -97,19 +90,8 @@ def seal_content(content: dict, keys: KeyCache) -> dict:
         raise SubjectErasedError(f"{subject} of {content['tenant']} was erased: events with personal data about "
                                  "them can no longer be stored")
     key_id, key = found
-    payload = copy.deepcopy(content["payload"])
-    for pointer in sorted(pointers, key=len):
-        try:
-            parent = resolve_pointer(payload, pointer.rsplit("/", 1)[0])
-        except KeyError:
-            continue
-        if is_envelope(parent):
-            continue  # inside a value sealed already
-        name = _tokens(pointer)[-1]
-        index: Any = int(name) if isinstance(parent, list) else name
-        parent[index] = seal_value(parent[index], key=key, key_id=key_id, event_id=content["event_id"],
-                                   pointer=pointer)
-    content["payload"] = payload
+    content["payload"] = replace_at_pointers(content["payload"], pointers, lambda value, pointer: seal_value(
+        value, key=key, key_id=key_id, event_id=content["event_id"], pointer=pointer))
     return content
 
 
