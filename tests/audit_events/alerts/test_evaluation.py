@@ -21,8 +21,10 @@ from tests.conftest import AWS_TEST_ENV
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 24, 10, 4, tzinfo=timezone.utc)  # a Tuesday
-#: recent enough to be sent (older alerts are stored, not mailed)
-RECENT = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
+#: recent enough to be sent (older alerts are stored, not mailed), at hh:x4: a minute before a
+#: five-minute boundary, as the tests across one need
+_HOUR_AGO = datetime.now(timezone.utc).replace(second=0, microsecond=0) - timedelta(hours=1)
+RECENT = _HOUR_AGO.replace(minute=_HOUR_AGO.minute // 5 * 5 + 4)
 
 
 @pytest.fixture(autouse=True)

@@ -59,7 +59,8 @@ def test_a_checkpoint_signs_the_tenants_size_and_root_and_chains_to_the_previous
     second = make_checkpoint(tenant="acme")
     assert second.tree_size == 8
     assert second.document["previous"] == hashlib.sha256(canonicalize(first.document)).hexdigest()
-    verify(second.document) and signature_valid(second.document)
+    verify(second.document)
+    assert signature_valid(second.document)
 
 
 def test_each_checkpoint_is_copied_to_the_archive_storage():

@@ -1,9 +1,12 @@
 """Data subjects' keys and sealed values: the ground crypto-shredding stands on."""
 
+import binascii
 import uuid
 from datetime import timedelta
 
 import pytest
+from botocore.exceptions import ClientError
+from cryptography.exceptions import InvalidTag
 from django.utils import timezone
 from hypothesis import given, settings as hypothesis_settings, strategies as st
 
@@ -98,7 +101,7 @@ def test_the_memory_of_keys_is_swept_bounded_and_shared_safely_by_threads():
     memory.put("k1", "w1", KEY)
     memory.forget("nothing")
     assert "k1" in memory._keys
-    with pytest.raises(Exception):  # expired, so unwrapped again: "w1" is no wrapped key
+    with pytest.raises(binascii.Error):  # expired, so unwrapped again: "w1" is no wrapped key
         memory.get("k1", "w1", tenant="acme", subject="pat-1")
     assert "k1" not in memory._keys  # swept on the next use
 
@@ -129,7 +132,7 @@ def test_the_local_master_key_binds_each_wrapped_key_to_its_subject(tmp_path):
     master = LocalMasterKey(tmp_path / "master.key")
     key, wrapped = master.new_key(context="acme\0pat-42")
     assert master.unwrap(wrapped, context="acme\0pat-42") == key and len(key) == 32
-    with pytest.raises(Exception):
+    with pytest.raises(InvalidTag):
         master.unwrap(wrapped, context="acme\0pat-43")
     assert (tmp_path / "master.key").stat().st_mode & 0o077 == 0
 
@@ -144,7 +147,7 @@ def test_kms_wraps_subjects_keys_with_the_subject_as_encryption_context(moto_url
         key_id, key = subject_key(tenant="acme", subject="pat-7")
         assert SubjectKey.objects.get(key_id=key_id).master_key == arn and key_by_id(key_id) == key
         _, wrapped = KMSMasterKey().new_key(context="acme\0pat-7")
-        with pytest.raises(Exception):
+        with pytest.raises(ClientError, match="InvalidCiphertextException"):
             KMSMasterKey().unwrap(wrapped, context="acme\0pat-8")
     finally:
         get_master_key.cache_clear()
