@@ -122,6 +122,19 @@ def signed_in_staff(make_person, client):
 
 
 @pytest.fixture
+def as_user(client, token_for):
+    """``as_user(user)``: an API client signed in with a personal token of ``user``."""
+    return lambda user: ApiClient(client, token_for(user))
+
+
+def audit_of(username: str) -> list[dict]:
+    """The access-audit records of one person, oldest first."""
+    from audit_events.store import get_event_store
+
+    return [e.record for e in get_event_store().read_aggregate("_portal", "User", f"user:{username}", limit=1000)]
+
+
+@pytest.fixture
 def token_for(db):
     def issue(user):
         return user_token_create(user=user, name="test")[1]
@@ -266,9 +279,7 @@ def audit_store(request):
     from audit_events.aws_resources import make_table
 
     settings = request.getfixturevalue("settings")
-    monkeypatch = request.getfixturevalue("monkeypatch")
-    for name, value in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": request.getfixturevalue("moto_url")}.items():
-        monkeypatch.setenv(name, value)
+    request.getfixturevalue("aws_endpoint")
     table = f"events-{uuid.uuid4().hex[:12]}"
     make_table("events", table)
     settings.AUDIT_STORE = store
@@ -276,6 +287,15 @@ def audit_store(request):
     get_event_store.cache_clear()
     yield store
     get_event_store.cache_clear()
+
+
+@pytest.fixture
+def aws_endpoint(moto_url, monkeypatch):
+    """The dummy credentials, a region and the moto server's URL in the environment, where boto3
+    finds them as a Lambda finds its own; the URL."""
+    for name, value in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": moto_url}.items():
+        monkeypatch.setenv(name, value)
+    return moto_url
 
 
 @pytest.fixture

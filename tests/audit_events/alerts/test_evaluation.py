@@ -17,7 +17,6 @@ from audit_events.projector import catch_up, rebuild
 from audit_events.store import get_event_store
 from portal.alerts import resolve_alert
 from tests.audit_events.store.contracts import event
-from tests.conftest import AWS_TEST_ENV
 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 11, 24, 10, 4, tzinfo=timezone.utc)  # a Tuesday
@@ -40,8 +39,7 @@ def only_test_rules():
 def alert_state(request, settings, monkeypatch):
     """Window state on the embedded table, or on a DynamoDB table of its own (the test server)."""
     if request.param == "dynamodb":
-        for name, value in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": request.getfixturevalue("moto_url")}.items():
-            monkeypatch.setenv(name, value)
+        request.getfixturevalue("aws_endpoint")
         table = f"alert-state-{uuid.uuid4().hex[:12]}"
         make_table("alert_state", table)
         settings.AUDIT_DYNAMODB_TABLES = {**settings.AUDIT_DYNAMODB_TABLES, "alert_state": table}

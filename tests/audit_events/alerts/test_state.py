@@ -11,7 +11,6 @@ from audit_events.alerts.state.dynamodb import DynamoDBAlertState
 from audit_events.alerts.state.sql import SQLAlertState
 from audit_events.aws_resources import make_table
 from audit_events.models import AlertRule
-from tests.conftest import AWS_TEST_ENV
 
 pytestmark = pytest.mark.django_db
 
@@ -81,9 +80,8 @@ class TestSQLAlertState(AlertStateContract):
 
 class TestDynamoDBAlertState(AlertStateContract):
     @pytest.fixture(autouse=True)
-    def _endpoint(self, moto_url, monkeypatch):
-        for name, value in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": moto_url}.items():
-            monkeypatch.setenv(name, value)
+    def _endpoint(self, aws_endpoint):
+        pass
 
     def create_state(self):
         name = f"alert-state-{uuid.uuid4().hex[:12]}"

@@ -46,11 +46,6 @@ def logged(events):
 
 
 @pytest.fixture
-def as_user(client, token_for):
-    return lambda user: ApiClient(client, token_for(user))
-
-
-@pytest.fixture
 def auditor(make_person, as_user):
     """A person whose policies reach acme only, up to restricted."""
     return as_user(make_person("auditor", tenants=["acme"]))

@@ -24,7 +24,6 @@ from audit_events.projector import catch_up
 from audit_events.store import get_event_store
 from audit_events.tasks import make_checkpoints
 from tests.audit_events.store.contracts import event
-from tests.conftest import AWS_TEST_ENV
 from tests.moto_kms_ed25519 import moto_knows_ed25519
 
 ED25519 = {"KeySpec": "ECC_NIST_EDWARDS25519", "KeyUsage": "SIGN_VERIFY"}
@@ -189,11 +188,9 @@ def test_kms_signing_without_a_key_id_is_refused_naming_the_setting(settings):
 
 @pytest.mark.django_db
 def test_the_kms_setting_signs_the_processors_scheduled_checkpoints_end_to_end(client, settings, monkeypatch,
-                                                                                 moto_url, ed25519_arn, tmp_path):
+                                                                                 aws_endpoint, ed25519_arn, tmp_path):
     """As the processor stage runs it: settings name the key, boto3 finds the endpoint in the
     environment, the schedule's task signs, and a copy lands in the archive under checkpoints/."""
-    for name, value in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": moto_url}.items():
-        monkeypatch.setenv(name, value)
     settings.AUDIT_CHECKPOINT_SIGNER, settings.AUDIT_CHECKPOINT_KMS_KEY_ID = "kms", ed25519_arn
     append(3)
     append(2, tenant="globex")

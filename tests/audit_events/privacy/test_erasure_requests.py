@@ -16,8 +16,7 @@ from audit_events.models import ErasureRequest, SubjectKey
 from audit_events.privacy.erasure import ErasureError, approve_erasure, reject_erasure, request_erasure
 from audit_events.privacy.holds import place_hold, release_hold
 from audit_events.projector import catch_up
-from audit_events.store import get_event_store
-from tests.conftest import ApiClient, event_dict
+from tests.conftest import ApiClient, audit_of, event_dict
 
 pytestmark = pytest.mark.django_db
 NAME = "Ann Secret-Name"
@@ -61,10 +60,6 @@ def admin_of(make_person):
 @pytest.fixture
 def reader(make_person, token_for, client):
     return ApiClient(client, token_for(make_person("doctor", tenants=["acme"])))
-
-
-def audit_of(username):
-    return [e.record for e in get_event_store().read_aggregate("_portal", "User", f"user:{username}", limit=100)]
 
 
 def act(browser, action, *requests, **confirm):

@@ -6,7 +6,7 @@ from django.contrib.auth import get_user_model
 
 from audit_events.models import LegalHold
 from audit_events.privacy.holds import LegalHoldError, check_not_held, holds_covering, place_hold, release_hold
-from audit_events.store import get_event_store
+from tests.conftest import audit_of
 
 pytestmark = pytest.mark.django_db
 
@@ -14,10 +14,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def counsel():
     return get_user_model().objects.create_user("counsel", "counsel@example.com", "x-unused-Password-1")
-
-
-def audit_of(username):
-    return [e.record for e in get_event_store().read_aggregate("_portal", "User", f"user:{username}", limit=100)]
 
 
 def hold(counsel, **fields):

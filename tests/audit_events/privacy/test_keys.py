@@ -17,7 +17,6 @@ from audit_events.privacy.keys import (
     UNWRAPPED, KMSMasterKey, LocalMasterKey, destroy_subject_key, get_master_key, key_by_id, subject_key,
     subject_keys,
 )
-from tests.conftest import AWS_TEST_ENV
 
 pytestmark = pytest.mark.django_db
 KEY = bytes(range(32))
@@ -137,9 +136,7 @@ def test_the_local_master_key_binds_each_wrapped_key_to_its_subject(tmp_path):
     assert (tmp_path / "master.key").stat().st_mode & 0o077 == 0
 
 
-def test_kms_wraps_subjects_keys_with_the_subject_as_encryption_context(moto_url, monkeypatch, settings):
-    for name, value in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": moto_url}.items():
-        monkeypatch.setenv(name, value)
+def test_kms_wraps_subjects_keys_with_the_subject_as_encryption_context(aws_endpoint, settings):
     arn = aws_client("kms").create_key(Description="data key")["KeyMetadata"]["Arn"]
     settings.AUDIT_MASTER_KEY, settings.AUDIT_MASTER_KMS_KEY_ID = "kms", arn
     get_master_key.cache_clear()

@@ -10,17 +10,9 @@ from audit_events.aws_resources import make_table
 from audit_events.store import ExpectedSequenceError, PartlyStoredError
 from audit_events.store.dynamodb import MAX_ATOMIC_EVENTS, DynamoDBEventStore
 from tests.audit_events.store.contracts import EventStoreContract, event, new_id
-from tests.conftest import AWS_TEST_ENV
 
 # Personal data is sealed under keys kept in the SQL database, whichever the store.
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def aws_endpoint(moto_url, monkeypatch):
-    for name, value in {**AWS_TEST_ENV, "AWS_ENDPOINT_URL": moto_url}.items():
-        monkeypatch.setenv(name, value)
-    return moto_url
 
 
 def fresh_store() -> DynamoDBEventStore:

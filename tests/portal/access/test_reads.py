@@ -21,14 +21,6 @@ def audit_kinds():
     )
 
 
-@pytest.fixture
-def as_user(client, token_for):
-    def api(user):
-        return ApiClient(client, token_for(user))
-
-    return api
-
-
 def test_without_credentials_is_401(client, events):
     event_id = events["acme"][0].event_id
     assert ApiClient(client, None).get(f"/api/v1/events/{event_id}").status_code == 401

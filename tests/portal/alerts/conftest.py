@@ -68,6 +68,3 @@ def may_change():
     return grant
 
 
-def audit_of(username: str) -> list[dict]:
-    """The access-audit records of one person, oldest first."""
-    return [e.record for e in get_event_store().read_aggregate("_portal", "User", f"user:{username}", limit=1000)]

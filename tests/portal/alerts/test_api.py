@@ -8,17 +8,11 @@ import pytest
 from audit_events.models import Alert
 from tests.conftest import ApiClient
 
-from .conftest import IP, audit_of
+from tests.conftest import audit_of
+
+from .conftest import IP
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def as_user(client, token_for):
-    def api(user):
-        return ApiClient(client, token_for(user))
-
-    return api
 
 
 def ids(response) -> list[int]:

@@ -7,7 +7,9 @@ from django.urls import reverse
 
 from audit_events.models import Alert
 
-from .conftest import IP, audit_of
+from tests.conftest import audit_of
+
+from .conftest import IP
 
 pytestmark = pytest.mark.django_db
 
