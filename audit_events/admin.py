@@ -341,8 +341,6 @@ class ErasureRequestAdmin(ServiceCreatesAdmin):
     actions = ["approve", "reject"]
     fields = ["tenant", "subject", "reason", "requested_by", "requested_at", "status", "decided_by", "decided_at",
               "decision_note", "signed_receipt"]
-    readonly_fields = ["requested_by", "requested_at", "status", "decided_by", "decided_at", "decision_note",
-                       "signed_receipt"]
 
     def get_queryset(self, request):
         """One's own requests, and those of the tenants one may erase in."""

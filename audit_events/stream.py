@@ -95,8 +95,8 @@ def process_records(records: Sequence[dict], projections: Sequence[Projection] |
             continue
         by_aggregate.setdefault(key, []).append((sequence_number, event))
 
-    per_aggregate = [p for p in projections if not getattr(p, "batch_wide", False)]
-    batch_wide = [p for p in projections if getattr(p, "batch_wide", False)]
+    per_aggregate = [p for p in projections if not p.batch_wide]
+    batch_wide = [p for p in projections if p.batch_wide]
     groups = {key: [unique[s] for s in sorted(unique)]  # a record twice: once
               for key, unique in ((key, {event.sequence: (number, event) for number, event in items})
                                   for key, items in by_aggregate.items())}

@@ -15,6 +15,9 @@ class Projection(ABC):
 
     #: unique, stable: checkpoints are stored under it
     name: str
+    #: on the stream, applied once to a whole batch rather than per aggregate (its keys span
+    #: aggregates, as the alert rules' do)
+    batch_wide: bool = False
 
     @abstractmethod
     def handle(self, events: Sequence[StoredEvent]) -> None:

@@ -54,22 +54,21 @@ def may_manage_access(user, *, tenant: str = "_portal") -> bool:
     Superusers always may; anyone else needs a policy allowing ``manage_access``
     on that tenant (``_portal`` meaning the portal's own roles and people).
     """
-    from .engine import decide
-
-    if user is None or not user.is_active:
-        return False
-    if user.is_superuser:
-        return True
-    return decide(subject_for(user), "manage_access", {"tenant": tenant}, now=timezone.now()).allowed
+    return _may_on_tenant(user, "manage_access", tenant)
 
 
 def may_erase(user, *, tenant: str) -> bool:
     """Whether ``user``'s policies let them ask for, or approve, erasing a data subject of
     ``tenant`` (superusers always; the Django permissions and the four-eyes rule come on top)."""
+    return _may_on_tenant(user, "erase_subject", tenant)
+
+
+def _may_on_tenant(user, action: str, tenant: str) -> bool:
+    """An administrative action, judged on the tenant alone: superusers always may."""
     from .engine import decide
 
     if user is None or not user.is_active:
         return False
     if user.is_superuser:
         return True
-    return decide(subject_for(user), "erase_subject", {"tenant": tenant}, now=timezone.now()).allowed
+    return decide(subject_for(user), action, {"tenant": tenant}, now=timezone.now()).allowed

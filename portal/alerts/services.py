@@ -8,6 +8,7 @@ from django.utils import timezone
 from audit_events.models import Alert
 from portal.access.audit import record_access
 
+from .display import PERSONAL_KEY_KINDS
 from .selectors import alert_for, may_change_alerts
 
 __all__ = ["AlertNotFoundError", "AlertStateError", "acknowledge_alert", "check_may_change_alert", "resolve_alert"]
@@ -50,7 +51,7 @@ def _target(alert: Alert) -> dict:
 
 def _personal(alert: Alert, *pointers: str) -> list[str]:
     """The payload's personal data: a key that names a person (an actor, their IP address)."""
-    named = alert.group_key.partition(":")[0] in ("actor", "actor_ip")
+    named = alert.group_key.partition(":")[0] in PERSONAL_KEY_KINDS
     return (["/target/key"] if named else []) + list(pointers)
 
 

@@ -6,13 +6,13 @@ from datetime import timezone
 from django import template
 from django.utils.html import format_html, format_html_join
 
+from audit_events.masking import MASK
+from audit_events.privacy.sealing import ERASED
 from audit_events.schema import parse_timestamp
 from django.utils.safestring import mark_safe
 
 register = template.Library()
 
-MASK = {"masked": True}
-ERASED = {"erased": True}  # audit_events.privacy.sealing.ERASED: the subject's key is destroyed
 BADGES = (MASK, ERASED)
 
 
