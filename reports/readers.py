@@ -72,7 +72,8 @@ class ExportReader(Reader):
                 else event.record_json)
         return Evidence(record_text=text, hash=event.hash, masked=masked, tenant=event.tenant,
                         aggregate_type=event.aggregate_type, aggregate_id=event.aggregate_id,
-                        sequence=event.sequence, prev_hash=event.record.get("prev_hash", ""))
+                        sequence=event.sequence, prev_hash=event.record.get("prev_hash", ""),
+                        event_id=event.record["event_id"])
 
     def scope(self) -> str:
         """What the report may contain, in words, for its cover and manifest."""

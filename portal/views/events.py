@@ -58,7 +58,7 @@ def checkpoint_badges(events) -> dict[str, dict | None]:
     its signature verifies, and the API address of that checkpoint."""
     events = list(events)
     statuses = checkpoint_statuses(events)
-    badges = {}
+    badges, listing = {}, reverse("api-v1:list_checkpoints")
     for event in events:
         status = statuses.get(event.record["event_id"])
         if status is None:
@@ -70,7 +70,7 @@ def checkpoint_badges(events) -> dict[str, dict | None]:
             "size": checkpoint.tree_size, "made_at": checkpoint.made_at, "key_id": checkpoint.key_id,
             "included": status["included"], "signature_valid": status["signature_valid"],
             "ok": status["included"] and status["signature_valid"],
-            "url": f"{reverse('api-v1:list_checkpoints')}?{query}",
+            "url": f"{listing}?{query}",
         }
     return badges
 

@@ -38,6 +38,7 @@ class Evidence:
     aggregate_id: str
     sequence: int
     prev_hash: str
+    event_id: str  # how the bundle lists the event for its signed log, without parsing the record
 
 
 class ReportWriter(ABC):

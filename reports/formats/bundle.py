@@ -95,7 +95,7 @@ class BundleWriter(ReportWriter):
         self._masked += evidence.masked
         text = evidence.record_text.encode("utf-8")
         if self.meta.signed_log:
-            event_id = json.loads(text)["event_id"]
+            event_id = evidence.event_id
             self._by_tenant.setdefault(evidence.tenant, []).append(event_id)
             if evidence.masked:
                 self._masked_texts.add(event_id, self._events.tell(), len(text))

@@ -55,6 +55,7 @@ def make_chain(length, *, aggregate_id="acc-1", masked=(), prev_hash=GENESIS_HAS
                 aggregate_id=aggregate_id,
                 sequence=sequence,
                 prev_hash=prev_hash,
+                event_id=f"{aggregate_id}-{sequence}",
             )
         )
         prev_hash = stored_hash
